@@ -58,8 +58,10 @@ STAGING=$(sed -nE 's/^[[:space:]]*(k8s\.io\/[^[:space:]]+) v0\.0\.0([[:space:]].
 } >go.mod
 rm -f go.sum
 
-# Resolve the full module graph and go.sum for both commands.
-go get "${CMDS[@]/#/k8s.io/kubernetes/cmd/}"
+# Resolve the full module graph and go.sum for both commands. The explicit
+# @version matters: a bare `go get pkg` would upgrade to the latest kubernetes.
+pkgs=(); for cmd in "${CMDS[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$cmd@$K8S_VERSION"); done
+go get "${pkgs[@]}"
 
 # Stamp the version like hack/lib/version.sh does; otherwise /version reports
 # v0.0.0-master and clients that check the server version get confused.

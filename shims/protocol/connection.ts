@@ -1,0 +1,168 @@
+/**
+ * A framed, authenticated connection. The connecting side sends `hello` with the shared secret
+ * first; the accepting side answers `hello-ok` or closes. Until then no other frame is read or
+ * written. A broken or oversize frame closes the connection with a logged reason; a JSON frame
+ * that does not parse is answered with an `error` by whoever consumes the 'json' event.
+ */
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import { type Address, connectOptions, formatAddress, listenOptions } from './address.js';
+import { secretsEqual } from './auth.js';
+import { DEFAULT_MAX_FRAME, encodeJsonFrame, FrameDecoder, FrameError } from './framing.js';
+import { describeIssues, hello, type Hello } from './messages.js';
+import type { Logger } from '../log/logger.js';
+
+const HELLO_TIMEOUT_MS = 5000;
+
+export interface PeerEvents {
+  json: [message: unknown, raw: string];
+  packets: [payload: Buffer];
+  close: [reason: string];
+}
+
+export class Peer extends EventEmitter<PeerEvents> {
+  private readonly decoder: FrameDecoder;
+  private closed = false;
+  closeReason = '';
+
+  constructor(readonly socket: net.Socket, readonly log: Logger, maxFrame = DEFAULT_MAX_FRAME) {
+    super();
+    this.decoder = new FrameDecoder(maxFrame);
+    socket.setNoDelay(true);
+    socket.on('data', (chunk) => this.onData(chunk));
+    socket.on('error', (err) => this.close(`socket error: ${err.message}`));
+    socket.on('close', () => this.close('peer closed the connection'));
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.closed) return;
+    let frames;
+    try {
+      frames = this.decoder.push(chunk);
+    } catch (e) {
+      this.close(e instanceof FrameError ? `broken frame at ${e.message}` : String(e));
+      return;
+    }
+    for (const f of frames) {
+      if (this.closed) return;
+      if (f.kind === 'packets') {
+        this.emit('packets', f.payload);
+        continue;
+      }
+      let msg: unknown;
+      try {
+        msg = JSON.parse(f.text);
+      } catch (e) {
+        msg = new SyntaxError(`frame is not valid JSON: ${(e as Error).message}`);
+      }
+      this.emit('json', msg, f.text);
+    }
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Sends a JSON message; returns false when the socket buffer is full (wait for 'drain'). */
+  send(message: unknown): boolean {
+    if (this.closed) return false;
+    return this.socket.write(encodeJsonFrame(message));
+  }
+
+  /** Sends an already framed buffer (a packet batch). */
+  sendFrame(frame: Buffer): boolean {
+    if (this.closed) return false;
+    return this.socket.write(frame);
+  }
+
+  /** Resolves once the socket's write buffer has drained. */
+  drained(): Promise<void> {
+    if (this.closed || !this.socket.writableNeedDrain) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => { this.socket.off('drain', done); this.off('close', done); resolve(); };
+      this.socket.once('drain', done);
+      this.once('close', done);
+    });
+  }
+
+  close(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeReason = reason;
+    if (reason !== 'peer closed the connection' && reason !== 'closed locally') {
+      this.log.warn({ remote: remoteName(this.socket), reason }, 'closing connection');
+    }
+    this.socket.end();
+    this.socket.destroy();
+    this.emit('close', reason);
+  }
+}
+
+function remoteName(s: net.Socket): string {
+  return s.remoteAddress ? `${s.remoteAddress}:${s.remotePort}` : 'unix socket peer';
+}
+
+/**
+ * Accepts connections and hands each authenticated one to `onPeer`. Peers that present a wrong
+ * or missing secret, or anything but a valid hello, are told why and closed.
+ */
+export function acceptPeers(address: Address, secret: string, log: Logger, onPeer: (peer: Peer, hello: Hello) => void,
+  maxFrame = DEFAULT_MAX_FRAME): Promise<net.Server> {
+  const server = net.createServer((socket) => {
+    const peer = new Peer(socket, log, maxFrame);
+    const timer = setTimeout(() => peer.close('no hello within 5 s'), HELLO_TIMEOUT_MS);
+    const refuse = (message: string) => {
+      clearTimeout(timer);
+      peer.send({ type: 'error', id: null, cause: 'unauthorized', message });
+      peer.close(`refused: ${message}`);
+    };
+    peer.once('close', () => clearTimeout(timer));
+    peer.once('json', (msg) => {
+      const parsed = hello.safeParse(msg);
+      if (!parsed.success) return refuse(`the first message must be a valid hello (${msg instanceof Error ? msg.message : describeIssues(parsed.error)})`);
+      if (!secretsEqual(parsed.data.secret, secret)) return refuse('wrong shared secret');
+      clearTimeout(timer);
+      peer.send({ type: 'hello-ok' });
+      onPeer(peer, parsed.data);
+    });
+    // Packet frames before authentication are a protocol violation.
+    peer.once('packets', () => refuse('packets before hello'));
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listenOptions(address), () => {
+      server.off('error', reject);
+      server.on('error', (err) => log.error({ err }, 'listener error'));
+      resolve(server);
+    });
+  });
+}
+
+export function boundAddress(server: net.Server): Address {
+  const a = server.address();
+  if (typeof a === 'string') return { path: a };
+  if (!a) throw new Error('server is not listening');
+  return { host: a.address, port: a.port };
+}
+
+/** Connects, sends hello, and resolves once the peer answers hello-ok. */
+export function connectPeer(address: Address, who: Omit<Hello, 'type'>, log: Logger, maxFrame = DEFAULT_MAX_FRAME): Promise<Peer> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(connectOptions(address));
+    const peer = new Peer(socket, log, maxFrame);
+    const fail = (why: string) => reject(new Error(`${formatAddress(address)}: ${why}`));
+    const onClose = (reason: string) => fail(reason);
+    peer.once('close', onClose);
+    socket.once('connect', () => peer.send({ type: 'hello', ...who }));
+    peer.once('json', (msg) => {
+      const m = msg as { type?: string; message?: string };
+      if (m && m.type === 'hello-ok') {
+        peer.off('close', onClose);
+        resolve(peer);
+      } else {
+        peer.close('handshake refused');
+        fail(`handshake refused: ${m?.message ?? JSON.stringify(msg)}`);
+      }
+    });
+  });
+}

@@ -1,0 +1,159 @@
+/**
+ * Every JSON message of the southbound (controller <-> middlebox) and switch protocols, as zod
+ * schemas; the TypeScript types are inferred from them so the two cannot drift apart.
+ */
+import { z } from 'zod';
+import { compileFilter, FilterError, type FlowFilter } from '../flow/filter.js';
+
+const filterSchema = z.custom<FlowFilter>().superRefine((v, ctx) => {
+  try {
+    compileFilter(v, '');
+  } catch (e) {
+    const err = e as FilterError;
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: err.message.replace(/^\.?/, ''), path: err.field ? err.field.replace(/^\./, '').split('.') : [] });
+  }
+});
+
+const id = z.number().int().nonnegative();
+const scope = z.enum(['per-flow', 'multi-flow', 'all-flows']);
+export type Scope = z.infer<typeof scope>;
+export const SCOPES: readonly Scope[] = scope.options;
+
+const endpoint = z.object({ ip: z.string(), port: z.number().int().min(0).max(65535) });
+const flowKey = z.object({ proto: z.number().int().min(0).max(255), a: endpoint, b: endpoint });
+
+const chunk = z.object({
+  scope,
+  /** Per-flow: a flow key; multi-flow: the group's key (e.g. a host address); all-flows: null. */
+  key: z.union([flowKey, z.string(), z.null()]),
+  state: z.unknown(),
+});
+export type Chunk = z.infer<typeof chunk>;
+
+export const jsonPacket = z.object({
+  seq: z.number(),
+  ts: z.tuple([z.number().int().nonnegative(), z.number().int().min(0).max(999_999_999)]),
+  ingressMs: z.number(),
+  origLen: z.number().int().nonnegative(),
+  linkType: z.number().int().min(0).max(0xffff),
+  inPort: z.number().int().min(0).max(0xffff),
+  data: z.string(),
+});
+
+export const eventAction = z.enum(['process', 'buffer', 'drop']);
+export type EventAction = z.infer<typeof eventAction>;
+
+/** The first message on every connection: who the peer is, and the shared secret. */
+export const hello = z.object({
+  type: z.literal('hello'),
+  secret: z.string(),
+  role: z.enum(['mb', 'mb-data', 'switch', 'source', 'controller']),
+  name: z.string().min(1).max(253),
+  pool: z.string().optional(),
+  mbType: z.string().optional(),
+});
+export type Hello = z.infer<typeof hello>;
+
+export const mbRequest = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('get'), id, scope, filter: filterSchema, raiseEvents: z.boolean().optional() }),
+  z.object({ type: z.literal('put'), id, scope, chunks: z.array(chunk) }),
+  z.object({ type: z.literal('del'), id, scope, filter: filterSchema }),
+  z.object({ type: z.literal('get-config'), id }),
+  z.object({ type: z.literal('put-config'), id, values: z.record(z.unknown()) }),
+  z.object({ type: z.literal('enable-events'), id, filter: filterSchema, action: eventAction }),
+  z.object({ type: z.literal('disable-events'), id, filter: filterSchema }),
+  z.object({ type: z.literal('process'), id, packets: z.array(jsonPacket) }),
+  z.object({ type: z.literal('get-stats'), id }),
+  z.object({ type: z.literal('get-outputs'), id }),
+]);
+export type MbRequest = z.infer<typeof mbRequest>;
+export const MB_REQUEST_TYPES: ReadonlySet<string> = new Set(mbRequest.options.map((o) => o.shape.type.value));
+
+export interface MbCounters {
+  packetsProcessed: number;
+  packetsReceived: number;
+  packetsDropped: number;
+  eventsRaised: number;
+  eventsBuffered: number;
+  entries: Record<Scope, number>;
+  bytes: Record<Scope, number>;
+}
+
+export const errorCause = z.enum(['malformed', 'unsupported', 'unknown-key', 'internal', 'unauthorized']);
+export type ErrorCause = z.infer<typeof errorCause>;
+
+export const mbReply = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('state'), id, chunks: z.array(chunk) }),
+  z.object({ type: z.literal('get-ack'), id, count: z.number().int() }),
+  z.object({ type: z.literal('put-ack'), id, count: z.number().int() }),
+  z.object({ type: z.literal('del-ack'), id, count: z.number().int() }),
+  z.object({ type: z.literal('config'), id, values: z.record(z.unknown()) }),
+  z.object({ type: z.literal('put-config-ack'), id }),
+  z.object({ type: z.literal('events-ack'), id, released: z.number().int().optional() }),
+  z.object({ type: z.literal('process-ack'), id, count: z.number().int() }),
+  z.object({ type: z.literal('stats'), id, counters: z.custom<MbCounters>((v) => typeof v === 'object' && v !== null) }),
+  z.object({ type: z.literal('outputs'), id, outputs: z.record(z.unknown()) }),
+  z.object({ type: z.literal('error'), id: id.nullable(), cause: errorCause, message: z.string() }),
+  z.object({ type: z.literal('reprocess'), flowKey: flowKey.nullable(), packet: jsonPacket }),
+]);
+export type MbReply = z.infer<typeof mbReply>;
+
+const forward = z.object({ type: z.literal('forward'), instance: z.string().min(1) });
+const action = z.discriminatedUnion('type', [forward, z.object({ type: z.literal('controller') }), z.object({ type: z.literal('drop') })]);
+export type RuleAction = z.infer<typeof action>;
+
+export const rule = z.object({
+  id: z.string().min(1),
+  priority: z.number().int().min(0).max(65535),
+  match: filterSchema,
+  action,
+});
+export type Rule = z.infer<typeof rule>;
+
+const ruleChange = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('add'), rule }),
+  z.object({ op: z.literal('delete'), ruleId: z.string() }),
+  z.object({ op: z.literal('replace-all'), rules: z.array(rule) }),
+]);
+export type RuleChange = z.infer<typeof ruleChange>;
+
+export const switchRequest = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('flow-mod'), id, changes: z.array(ruleChange).min(1) }),
+  z.object({ type: z.literal('hold'), id, holdId: z.string().min(1), filter: filterSchema }),
+  z.object({ type: z.literal('release'), id, holdId: z.string().min(1) }),
+  z.object({ type: z.literal('barrier'), id }),
+  z.object({ type: z.literal('get-stats'), id }),
+  z.object({ type: z.literal('get-rules'), id }),
+]);
+export type SwitchRequest = z.infer<typeof switchRequest>;
+export const SWITCH_REQUEST_TYPES: ReadonlySet<string> = new Set(switchRequest.options.map((o) => o.shape.type.value));
+
+export interface SwitchStats {
+  received: number;
+  forwarded: Record<string, number>;
+  dropped: number;
+  toController: number;
+  held: number;
+  rules: { id: string; packets: number; bytes: number }[];
+  version: number;
+}
+
+export const switchReply = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('flow-mod-ack'), id, version: z.number().int() }),
+  z.object({ type: z.literal('hold-ack'), id }),
+  z.object({ type: z.literal('release-ack'), id, count: z.number().int() }),
+  z.object({ type: z.literal('barrier-ack'), id }),
+  z.object({ type: z.literal('stats'), id, stats: z.custom<SwitchStats>((v) => typeof v === 'object' && v !== null) }),
+  z.object({ type: z.literal('rules'), id, rules: z.array(rule), version: z.number().int() }),
+  z.object({ type: z.literal('error'), id: id.nullable(), cause: errorCause, message: z.string() }),
+  z.object({ type: z.literal('packet-in'), packet: jsonPacket }),
+]);
+export type SwitchReply = z.infer<typeof switchReply>;
+
+/** A readable one-line description of a zod failure: "path.to.field: what is wrong; ...". */
+export function describeIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((i) => `${i.path.length ? i.path.join('.') : '(message)'}: ${i.message}`)
+    .join('; ');
+}

@@ -1,0 +1,80 @@
+/**
+ * What a middlebox author writes against. A middlebox declares its three state scopes with their
+ * serialization (and, for multi-flow and all-flows state, how two values merge), parses its
+ * configuration, and supplies packet logic that reads and writes state only through the tables.
+ */
+import type { Decoded } from '../flow/decode.js';
+import type { PartitionKeyKind } from '../flow/hash.js';
+import type { FlowKey, PacketFlow } from '../flow/key.js';
+import type { WirePacket } from '../protocol/packets.js';
+
+export class ConfigError extends Error {
+  constructor(readonly field: string, message: string) {
+    super(`config.${field}: ${message}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Turns a state value into JSON and back; `decode` throws on a value its own `encode` could not give. */
+export interface StateCodec<S> {
+  encode(state: S): unknown;
+  decode(json: unknown): S;
+}
+
+export interface MergeableCodec<S> extends StateCodec<S> {
+  /** Folds `from` into `into` (counters add, sets union) and returns the result. */
+  merge(into: S, from: S): S;
+}
+
+export interface PacketInput {
+  packet: WirePacket;
+  d: Decoded;
+  /** Null for packets without an IP header. */
+  flow: PacketFlow | null;
+  /** Capture timestamp in seconds. */
+  ts: number;
+}
+
+export interface PerFlowTable<F> {
+  get(id: string): F | undefined;
+  set(id: string, key: FlowKey, state: F): void;
+  delete(id: string): void;
+  entries(): IterableIterator<[string, { key: FlowKey; state: F }]>;
+  readonly size: number;
+}
+
+export interface MultiFlowTable<M> {
+  get(key: string): M | undefined;
+  set(key: string, state: M): void;
+  entries(): IterableIterator<[string, M]>;
+  readonly size: number;
+}
+
+export interface MbState<F, M, A> {
+  flows: PerFlowTable<F>;
+  groups: MultiFlowTable<M>;
+  /** All-flows state: one value per instance, replaced by merges, so read it through this getter. */
+  readonly all: A;
+}
+
+export interface MiddleboxLogic {
+  process(input: PacketInput): void;
+  /** The middlebox's outputs, derived from its state (so they move with the state). */
+  outputs(): Record<string, unknown>;
+}
+
+export interface MiddleboxDefinition<C, F, M, A> {
+  readonly type: string;
+  readonly description: string;
+  /** The partition key that keeps each of its multi-flow groups on one instance. */
+  readonly partitionKey: PartitionKeyKind;
+  readonly defaultConfig: Record<string, unknown>;
+  parseConfig(values: Record<string, unknown>): C;
+  readonly perFlow: StateCodec<F>;
+  readonly multiFlow: MergeableCodec<M>;
+  readonly allFlows: MergeableCodec<A> & { init(): A };
+  createLogic(state: MbState<F, M, A>, config: () => C): MiddleboxLogic;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyMiddlebox = MiddleboxDefinition<any, any, any, any>;

@@ -1,0 +1,184 @@
+/**
+ * One middlebox instance, independent of any socket: packets in, southbound requests in, replies
+ * and events out. The network side (node.ts) only moves bytes to and from this object.
+ */
+import { decode } from '../flow/decode.js';
+import { compileFilter, type CompiledFilter, matchPacket } from '../flow/filter.js';
+import { packetFlow } from '../flow/key.js';
+import type { EventAction, MbCounters, MbRequest, Scope } from '../protocol/messages.js';
+import { SCOPES } from '../protocol/messages.js';
+import { packetFromJson, packetToJson, type WirePacket } from '../protocol/packets.js';
+import { type AnyMiddlebox, ConfigError, type MiddleboxLogic, type PacketInput } from './definition.js';
+import { StateError, StateTables } from './tables.js';
+
+const GET_BATCH = 512;
+
+interface EventRule {
+  filter: CompiledFilter;
+  /** Canonical JSON of the filter, so disable-events can name the rule it ends. */
+  spec: string;
+  action: EventAction;
+}
+
+export type Reply = (message: Record<string, unknown>) => void;
+
+function canonicalJson(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v);
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  const o = v as Record<string, unknown>;
+  return `{${Object.keys(o).sort().filter((k) => o[k] !== undefined).map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
+}
+
+export class MiddleboxInstance {
+  readonly tables: StateTables<unknown, unknown, unknown>;
+  private readonly logic: MiddleboxLogic;
+  private configValues: Record<string, unknown>;
+  private config: unknown;
+  private rules: EventRule[] = [];
+  /** Flows exported by a `get` with raiseEvents: their packets become events from then on. */
+  private readonly locked = new Map<string, string>();
+  private buffered: WirePacket[] = [];
+  private readonly counters = { packetsReceived: 0, packetsProcessed: 0, packetsDropped: 0, eventsRaised: 0 };
+
+  constructor(readonly def: AnyMiddlebox, configValues: Record<string, unknown>, private readonly raiseEvent: (msg: Record<string, unknown>) => void) {
+    this.configValues = { ...def.defaultConfig, ...configValues };
+    this.config = def.parseConfig(this.configValues);
+    this.tables = new StateTables(def);
+    this.logic = def.createLogic(this.tables, () => this.config);
+  }
+
+  private input(p: WirePacket): PacketInput {
+    const d = decode(p.data, p.linkType);
+    return { packet: p, d, flow: packetFlow(p.data, d), ts: p.tsSec + p.tsNsec / 1e9 };
+  }
+
+  private process(input: PacketInput): void {
+    this.logic.process(input);
+    this.counters.packetsProcessed++;
+  }
+
+  private event(input: PacketInput): void {
+    this.counters.eventsRaised++;
+    this.raiseEvent({ type: 'reprocess', flowKey: input.flow?.key ?? null, packet: packetToJson(input.packet) });
+  }
+
+  /** A packet from the switch. */
+  receive(p: WirePacket): void {
+    this.counters.packetsReceived++;
+    const input = this.input(p);
+    if (this.rules.length === 0 && this.locked.size === 0) {
+      this.process(input);
+      return;
+    }
+    if (input.flow && this.locked.has(input.flow.id)) {
+      this.event(input);
+      return;
+    }
+    const rule = this.rules.find((r) => matchPacket(r.filter, p.data, input.d, p.inPort));
+    if (!rule) {
+      this.process(input);
+    } else if (rule.action === 'drop') {
+      this.event(input);
+    } else if (rule.action === 'buffer') {
+      this.buffered.push(p);
+    } else {
+      this.process(input);
+      this.event(input);
+    }
+  }
+
+  /** Serves one validated southbound request. */
+  handle(req: MbRequest, reply: Reply): void {
+    try {
+      this.serve(req, reply);
+    } catch (e) {
+      const cause = e instanceof StateError ? e.cause : e instanceof ConfigError ? 'malformed' : 'internal';
+      reply({ type: 'error', id: req.id, cause, message: (e as Error).message });
+    }
+  }
+
+  private serve(req: MbRequest, reply: Reply): void {
+    switch (req.type) {
+      case 'get': {
+        const f = compileFilter(req.filter);
+        const lock = req.raiseEvents && req.scope === 'per-flow' ? (id: string) => this.locked.set(id, canonicalJson(req.filter)) : undefined;
+        let count = 0;
+        for (const chunks of this.tables.get(req.scope, f, GET_BATCH, lock)) {
+          count += chunks.length;
+          reply({ type: 'state', id: req.id, chunks });
+        }
+        reply({ type: 'get-ack', id: req.id, count });
+        return;
+      }
+      case 'put':
+        reply({ type: 'put-ack', id: req.id, count: this.tables.put(req.scope, req.chunks) });
+        return;
+      case 'del':
+        reply({ type: 'del-ack', id: req.id, count: this.tables.del(req.scope, compileFilter(req.filter)) });
+        return;
+      case 'get-config':
+        reply({ type: 'config', id: req.id, values: this.configValues });
+        return;
+      case 'put-config': {
+        const values = { ...this.configValues, ...req.values };
+        this.config = this.def.parseConfig(values);
+        this.configValues = values;
+        reply({ type: 'put-config-ack', id: req.id });
+        return;
+      }
+      case 'enable-events': {
+        const spec = canonicalJson(req.filter);
+        this.rules = this.rules.filter((r) => r.spec !== spec);
+        this.rules.push({ filter: compileFilter(req.filter), spec, action: req.action });
+        reply({ type: 'events-ack', id: req.id });
+        return;
+      }
+      case 'disable-events':
+        reply({ type: 'events-ack', id: req.id, released: this.disableEvents(req.filter) });
+        return;
+      case 'process': {
+        // Re-injected packets are processed now, ahead of anything buffered: they are older.
+        for (const jp of req.packets) this.process(this.input(packetFromJson(jp)));
+        reply({ type: 'process-ack', id: req.id, count: req.packets.length });
+        return;
+      }
+      case 'get-stats':
+        reply({ type: 'stats', id: req.id, counters: this.stats() });
+        return;
+      case 'get-outputs':
+        reply({ type: 'outputs', id: req.id, outputs: this.logic.outputs() });
+        return;
+    }
+  }
+
+  /** Ends the event rule with this filter and processes, in arrival order, what it held. */
+  private disableEvents(filter: unknown): number {
+    const spec = canonicalJson(filter);
+    this.rules = this.rules.filter((r) => r.spec !== spec);
+    for (const [id, s] of this.locked) if (s === spec) this.locked.delete(id);
+    const held = this.buffered;
+    this.buffered = [];
+    let released = 0;
+    for (const p of held) {
+      const before = this.buffered.length;
+      this.receive(p);
+      this.counters.packetsReceived--; // counted once, when it first arrived
+      if (this.buffered.length === before) released++;
+    }
+    return released;
+  }
+
+  stats(): MbCounters {
+    const entries = {} as Record<Scope, number>;
+    const bytes = {} as Record<Scope, number>;
+    for (const s of SCOPES) {
+      entries[s] = this.tables.entries(s);
+      bytes[s] = this.tables.bytes(s);
+    }
+    return { ...this.counters, eventsBuffered: this.buffered.length, entries, bytes };
+  }
+
+  outputs(): Record<string, unknown> {
+    return this.logic.outputs();
+  }
+}

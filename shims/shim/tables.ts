@@ -1,0 +1,151 @@
+/** The three state tables of a middlebox instance, and get/put/del over them by filter. */
+import { type CompiledFilter, isMatchAll, MATCH_ALL, matchFlowKey, matchHost } from '../flow/filter.js';
+import { canonicalKey, flowId, type FlowKey } from '../flow/key.js';
+import { parseIp } from '../flow/address.js';
+import type { Chunk, Scope } from '../protocol/messages.js';
+import type { AnyMiddlebox, MbState, MultiFlowTable, PerFlowTable } from './definition.js';
+
+export class StateError extends Error {
+  constructor(readonly cause: 'malformed' | 'unknown-key', message: string) {
+    super(message);
+    this.name = 'StateError';
+  }
+}
+
+class FlowTable<F> implements PerFlowTable<F> {
+  readonly map = new Map<string, { key: FlowKey; state: F }>();
+  get(id: string): F | undefined {
+    return this.map.get(id)?.state;
+  }
+  set(id: string, key: FlowKey, state: F): void {
+    const e = this.map.get(id);
+    if (e) e.state = state;
+    else this.map.set(id, { key, state });
+  }
+  delete(id: string): void {
+    this.map.delete(id);
+  }
+  entries() {
+    return this.map.entries();
+  }
+  get size() {
+    return this.map.size;
+  }
+}
+
+class GroupTable<M> implements MultiFlowTable<M> {
+  readonly map = new Map<string, M>();
+  get(key: string) {
+    return this.map.get(key);
+  }
+  set(key: string, state: M) {
+    this.map.set(key, state);
+  }
+  entries() {
+    return this.map.entries();
+  }
+  get size() {
+    return this.map.size;
+  }
+}
+
+export class StateTables<F, M, A> implements MbState<F, M, A> {
+  readonly flows = new FlowTable<F>();
+  readonly groups = new GroupTable<M>();
+  private allState: A;
+
+  constructor(private readonly def: AnyMiddlebox) {
+    this.allState = def.allFlows.init();
+  }
+
+  get all(): A {
+    return this.allState;
+  }
+
+  /** Exports matching state in batches; `onFlow` sees each exported per-flow id (late locking). */
+  *get(scope: Scope, f: CompiledFilter, batch: number, onFlow?: (id: string, key: FlowKey) => void): Generator<Chunk[]> {
+    let out: Chunk[] = [];
+    if (scope === 'per-flow') {
+      const all = isMatchAll(f);
+      for (const [id, e] of this.flows.map) {
+        if (!all && !matchFlowKey(f, e.key)) continue;
+        onFlow?.(id, e.key);
+        out.push({ scope, key: e.key, state: this.def.perFlow.encode(e.state) });
+        if (out.length >= batch) { yield out; out = []; }
+      }
+    } else if (scope === 'multi-flow') {
+      for (const [key, state] of this.groups.map) {
+        if (!matchHost(f, key)) continue;
+        out.push({ scope, key, state: this.def.multiFlow.encode(state) });
+        if (out.length >= batch) { yield out; out = []; }
+      }
+    } else {
+      out.push({ scope, key: null, state: this.def.allFlows.encode(this.allState) });
+    }
+    if (out.length > 0) yield out;
+  }
+
+  /**
+   * Imports chunks. Per-flow state replaces what is there; multi-flow and all-flows state merges.
+   * Every chunk is decoded before any is applied, so a bad chunk leaves the tables untouched.
+   */
+  put(scope: Scope, chunks: readonly Chunk[]): number {
+    const decoded: { key: Chunk['key']; state: unknown }[] = chunks.map((c, i) => {
+      if (c.scope !== scope) throw new StateError('malformed', `chunks[${i}].scope: "${c.scope}" differs from the request's scope "${scope}"`);
+      try {
+        if (scope === 'per-flow') {
+          if (c.key === null || typeof c.key !== 'object') throw new Error('per-flow state needs a flow key');
+          return { key: canonicalKey(c.key), state: this.def.perFlow.decode(c.state) };
+        }
+        if (scope === 'multi-flow') {
+          if (typeof c.key !== 'string' || !parseIp(c.key)) throw new Error('multi-flow state needs a host address key');
+          return { key: c.key, state: this.def.multiFlow.decode(c.state) };
+        }
+        return { key: null, state: this.def.allFlows.decode(c.state) };
+      } catch (e) {
+        throw new StateError('malformed', `chunks[${i}]: ${(e as Error).message}`);
+      }
+    });
+    for (const c of decoded) {
+      if (scope === 'per-flow') {
+        const key = c.key as FlowKey;
+        this.flows.set(flowId(key), key, c.state as F);
+      } else if (scope === 'multi-flow') {
+        const have = this.groups.get(c.key as string);
+        this.groups.set(c.key as string, have === undefined ? (c.state as M) : this.def.multiFlow.merge(have, c.state));
+      } else {
+        this.allState = this.def.allFlows.merge(this.allState, c.state);
+      }
+    }
+    return decoded.length;
+  }
+
+  del(scope: Scope, f: CompiledFilter): number {
+    let n = 0;
+    if (scope === 'per-flow') {
+      const all = isMatchAll(f);
+      for (const [id, e] of this.flows.map) {
+        if (all || matchFlowKey(f, e.key)) { this.flows.map.delete(id); n++; }
+      }
+    } else if (scope === 'multi-flow') {
+      for (const key of this.groups.map.keys()) {
+        if (matchHost(f, key)) { this.groups.map.delete(key); n++; }
+      }
+    } else {
+      this.allState = this.def.allFlows.init();
+      n = 1;
+    }
+    return n;
+  }
+
+  entries(scope: Scope): number {
+    return scope === 'per-flow' ? this.flows.size : scope === 'multi-flow' ? this.groups.size : 1;
+  }
+
+  /** Serialized size of a scope, computed on demand (it walks the whole table). */
+  bytes(scope: Scope): number {
+    let n = 0;
+    for (const batch of this.get(scope, MATCH_ALL, 4096)) n += Buffer.byteLength(JSON.stringify(batch));
+    return n;
+  }
+}
