@@ -116,8 +116,11 @@ export function acceptPeers(address: Address, secret: string, log: Logger, onPee
       peer.send({ type: 'error', id: null, cause: 'unauthorized', message });
       peer.close(`refused: ${message}`);
     };
+    const early = () => refuse('packets before hello');
     peer.once('close', () => clearTimeout(timer));
+    peer.once('packets', early);
     peer.once('json', (msg) => {
+      peer.off('packets', early);
       const parsed = hello.safeParse(msg);
       if (!parsed.success) return refuse(`the first message must be a valid hello (${msg instanceof Error ? msg.message : describeIssues(parsed.error)})`);
       if (!secretsEqual(parsed.data.secret, secret)) return refuse('wrong shared secret');
@@ -125,8 +128,6 @@ export function acceptPeers(address: Address, secret: string, log: Logger, onPee
       peer.send({ type: 'hello-ok' });
       onPeer(peer, parsed.data);
     });
-    // Packet frames before authentication are a protocol violation.
-    peer.once('packets', () => refuse('packets before hello'));
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);

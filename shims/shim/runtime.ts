@@ -92,7 +92,7 @@ export class MiddleboxInstance {
     try {
       this.serve(req, reply);
     } catch (e) {
-      const cause = e instanceof StateError ? e.cause : e instanceof ConfigError ? 'malformed' : 'internal';
+      const cause = e instanceof StateError ? e.code : e instanceof ConfigError ? 'malformed' : 'internal';
       reply({ type: 'error', id: req.id, cause, message: (e as Error).message });
     }
   }

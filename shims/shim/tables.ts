@@ -6,7 +6,7 @@ import type { Chunk, Scope } from '../protocol/messages.js';
 import type { AnyMiddlebox, MbState, MultiFlowTable, PerFlowTable } from './definition.js';
 
 export class StateError extends Error {
-  constructor(readonly cause: 'malformed' | 'unknown-key', message: string) {
+  constructor(readonly code: 'malformed' | 'unknown-key', message: string) {
     super(message);
     this.name = 'StateError';
   }

@@ -1,0 +1,85 @@
+/** `openmb`: every process of OpenMB, and `openmb local`, which runs them together on this machine. */
+import { Command, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { loadSecret } from '../shims/protocol/auth.js';
+import { formatAddress, type Address } from '../shims/protocol/address.js';
+import { createLogger } from '../shims/log/logger.js';
+import { MIDDLEBOXES, middleboxByType } from '../shims/middleboxes/registry.js';
+import { startMiddleboxNode } from '../shims/shim/node.js';
+import { SteeringSwitch } from '../shims/switch/switch.js';
+import { readCaptureFile } from '../shims/flow/pcap.js';
+import { replay, type Pace } from '../shims/traffic/replay.js';
+import { addressOption, jsonObject, positiveNumber } from './options.js';
+import { localCommand } from './local/command.js';
+import { progressBar } from './progress.js';
+
+const program = new Command('openmb')
+  .description('OpenMB: elastic stateful middleboxes. Moves, clones and merges per-flow middlebox state in step with routing.')
+  .showHelpAfterError()
+  .version('0.1.0');
+
+const secretOption = () => new Option('--secret-file <path>', 'file holding the shared secret (default: $OPENMB_SECRET)');
+
+function onSignals(stop: () => void): void {
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { stop(); process.exit(0); });
+}
+
+program.command('switch')
+  .description('run a steering switch: sources send packets in, the flow table steers each to a middlebox instance')
+  .requiredOption('--listen <address>', 'where sources and middlebox instances connect (host:port or socket path)', addressOption('--listen'))
+  .option('--controller <address>', 'route controller to dial and be programmed by', addressOption('--controller'))
+  .option('--name <name>', 'this switch\'s name, as the controller knows it', 'switch-0')
+  .addOption(secretOption())
+  .action(async (o: { listen: Address; controller?: Address; name: string; secretFile?: string }) => {
+    const log = createLogger(`switch/${o.name}`);
+    const sw = new SteeringSwitch({ name: o.name, listen: o.listen, controller: o.controller, secret: loadSecret(o.secretFile), log });
+    await sw.start();
+    log.info({ listen: formatAddress(o.listen) }, 'switch listening');
+    onSignals(() => sw.stop());
+  });
+
+program.command('mb')
+  .description('run one middlebox instance: it serves the southbound API to the controller and processes packets from the switch')
+  .addOption(new Option('--type <type>', 'middlebox type').choices(Object.keys(MIDDLEBOXES)).makeOptionMandatory())
+  .requiredOption('--controller <address>', 'the MB controller to connect to', addressOption('--controller'))
+  .requiredOption('--switch <address>', 'the steering switch to take packets from', addressOption('--switch'))
+  .option('--instance <name>', 'instance name (unique in its pool)', 'mb-0')
+  .option('--pool <name>', 'the pool this instance belongs to', 'default')
+  .option('--config <json>', 'configuration values as a JSON object', jsonObject('--config'), {})
+  .option('--config-file <path>', 'configuration values from a JSON file (merged under --config)')
+  .addOption(secretOption())
+  .action((o: { type: string; controller: Address; switch: Address; instance: string; pool: string; config: Record<string, unknown>; configFile?: string; secretFile?: string }) => {
+    const log = createLogger(`mb/${o.instance}`);
+    const fromFile = o.configFile ? jsonObject('--config-file')(readFileSync(o.configFile, 'utf8')) : {};
+    const node = startMiddleboxNode({
+      def: middleboxByType(o.type), pool: o.pool, instance: o.instance, config: { ...fromFile, ...o.config },
+      controller: o.controller, switchAddress: o.switch, secret: loadSecret(o.secretFile), log,
+    });
+    onSignals(() => node.stop());
+  });
+
+program.command('replay')
+  .description('replay a pcap or pcapng capture into a switch')
+  .requiredOption('--trace <file>', 'capture to replay (pcap or pcapng)')
+  .requiredOption('--switch <address>', 'switch to send packets to', addressOption('--switch'))
+  .option('--rate <pps>', 'send at this many packets per second', positiveNumber('--rate'))
+  .option('--speed <factor>', 'follow the capture\'s timing, this many times faster', positiveNumber('--speed'))
+  .addOption(secretOption())
+  .addHelpText('after', '\nWithout --rate or --speed, packets are sent as fast as the switch takes them.')
+  .action(async (o: { trace: string; switch: Address; rate?: number; speed?: number; secretFile?: string }) => {
+    if (o.rate && o.speed) program.error('error: --rate and --speed cannot be used together');
+    const log = createLogger('replay');
+    const { packets } = readCaptureFile(o.trace);
+    const pace: Pace = o.rate ? { kind: 'rate', pps: o.rate } : o.speed ? { kind: 'timing', speed: o.speed } : { kind: 'asap' };
+    const bar = progressBar('replay', packets.length);
+    const r = await replay(packets, { switchAddress: o.switch, secret: loadSecret(o.secretFile), pace, log, onProgress: (n) => bar.update(n) });
+    bar.stop();
+    process.stdout.write(`${JSON.stringify({ sent: r.sent, durationMs: Math.round(r.durationMs), pps: Math.round(r.sent / (r.durationMs / 1000)) })}\n`);
+  });
+
+program.addCommand(localCommand());
+
+program.parseAsync().catch((e: Error) => {
+  process.stderr.write(`openmb: ${e.message}\n`);
+  process.exit(1);
+});

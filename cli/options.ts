@@ -1,0 +1,34 @@
+/** Option parsers shared by the commands; each error names the option and the value. */
+import { InvalidArgumentError } from 'commander';
+import { parseAddress, type Address } from '../shims/protocol/address.js';
+
+export function addressOption(name: string) {
+  return (v: string): Address => {
+    try {
+      return parseAddress(v, name);
+    } catch (e) {
+      throw new InvalidArgumentError((e as Error).message);
+    }
+  };
+}
+
+export function positiveNumber(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError(`${name} must be a positive number, got "${v}"`);
+    return n;
+  };
+}
+
+export function jsonObject(name: string) {
+  return (v: string): Record<string, unknown> => {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(v);
+    } catch (e) {
+      throw new InvalidArgumentError(`${name} is not valid JSON: ${(e as Error).message}`);
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new InvalidArgumentError(`${name} must be a JSON object`);
+    return parsed as Record<string, unknown>;
+  };
+}

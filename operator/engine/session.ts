@@ -1,0 +1,87 @@
+/**
+ * The controller's side of one middlebox's southbound connection: typed calls, with `get`
+ * streaming chunks to a callback and `reprocess` events delivered to a listener.
+ */
+import { EventEmitter } from 'node:events';
+import type { Peer } from '../../shims/protocol/connection.js';
+import type { FlowFilter } from '../../shims/flow/filter.js';
+import type { Chunk, EventAction, MbCounters, Scope } from '../../shims/protocol/messages.js';
+import { mbReply, describeIssues } from '../../shims/protocol/messages.js';
+import type { JsonPacket } from '../../shims/protocol/packets.js';
+import { RpcClient } from '../../shims/protocol/rpc.js';
+import type { FlowKey } from '../../shims/flow/key.js';
+
+export interface ReprocessEvent {
+  flowKey: FlowKey | null;
+  packet: JsonPacket;
+}
+
+export interface MbSessionEvents {
+  reprocess: [event: ReprocessEvent];
+  close: [reason: string];
+}
+
+const PARTIALS = new Set(['state']);
+
+export class MbSession extends EventEmitter<MbSessionEvents> {
+  private readonly rpc: RpcClient;
+
+  constructor(readonly peer: Peer, readonly pool: string, readonly instance: string, readonly mbType: string) {
+    super();
+    this.rpc = new RpcClient(peer, PARTIALS, (msg) => {
+      const parsed = mbReply.safeParse(msg);
+      if (parsed.success && parsed.data.type === 'reprocess') this.emit('reprocess', parsed.data);
+      else peer.log.warn({ instance, msg: parsed.success ? parsed.data.type : describeIssues(parsed.error) }, 'unexpected message from middlebox');
+    });
+    peer.on('close', (reason) => this.emit('close', reason));
+  }
+
+  get closed(): boolean {
+    return this.peer.isClosed;
+  }
+
+  async get(scope: Scope, filter: FlowFilter, onChunks: (chunks: Chunk[]) => void, raiseEvents = false): Promise<number> {
+    const ack = await this.rpc.request<{ count: number }>({ type: 'get', scope, filter, raiseEvents }, (m) => onChunks((m as { chunks: Chunk[] }).chunks));
+    return ack.count;
+  }
+
+  async put(scope: Scope, chunks: Chunk[]): Promise<number> {
+    return (await this.rpc.request<{ count: number }>({ type: 'put', scope, chunks })).count;
+  }
+
+  async del(scope: Scope, filter: FlowFilter): Promise<number> {
+    return (await this.rpc.request<{ count: number }>({ type: 'del', scope, filter })).count;
+  }
+
+  async getConfig(): Promise<Record<string, unknown>> {
+    return (await this.rpc.request<{ values: Record<string, unknown> }>({ type: 'get-config' })).values;
+  }
+
+  async putConfig(values: Record<string, unknown>): Promise<void> {
+    await this.rpc.request({ type: 'put-config', values });
+  }
+
+  async enableEvents(filter: FlowFilter, action: EventAction): Promise<void> {
+    await this.rpc.request({ type: 'enable-events', filter, action });
+  }
+
+  async disableEvents(filter: FlowFilter): Promise<number> {
+    return (await this.rpc.request<{ released?: number }>({ type: 'disable-events', filter })).released ?? 0;
+  }
+
+  async process(packets: JsonPacket[]): Promise<number> {
+    return (await this.rpc.request<{ count: number }>({ type: 'process', packets })).count;
+  }
+
+  async stats(): Promise<MbCounters> {
+    return (await this.rpc.request<{ counters: MbCounters }>({ type: 'get-stats' })).counters;
+  }
+
+  async outputs(): Promise<Record<string, unknown>> {
+    return (await this.rpc.request<{ outputs: Record<string, unknown> }>({ type: 'get-outputs' })).outputs;
+  }
+
+  close(): void {
+    this.peer.close('closed locally');
+  }
+}

@@ -1,0 +1,55 @@
+/** The route controller's side of one steering switch's connection. */
+import { EventEmitter } from 'node:events';
+import type { Peer } from '../../shims/protocol/connection.js';
+import type { FlowFilter } from '../../shims/flow/filter.js';
+import { describeIssues, type Rule, type RuleChange, switchReply, type SwitchStats } from '../../shims/protocol/messages.js';
+import type { JsonPacket } from '../../shims/protocol/packets.js';
+import { RpcClient } from '../../shims/protocol/rpc.js';
+
+export interface SwitchSessionEvents {
+  'packet-in': [packet: JsonPacket];
+  close: [reason: string];
+}
+
+export class SwitchSession extends EventEmitter<SwitchSessionEvents> {
+  private readonly rpc: RpcClient;
+
+  constructor(readonly peer: Peer, readonly name: string) {
+    super();
+    this.rpc = new RpcClient(peer, new Set(), (msg) => {
+      const parsed = switchReply.safeParse(msg);
+      if (parsed.success && parsed.data.type === 'packet-in') this.emit('packet-in', parsed.data.packet);
+      else peer.log.warn({ name, msg: parsed.success ? parsed.data.type : describeIssues(parsed.error) }, 'unexpected message from switch');
+    });
+    peer.on('close', (reason) => this.emit('close', reason));
+  }
+
+  get closed(): boolean {
+    return this.peer.isClosed;
+  }
+
+  /** Applies the changes atomically; resolves with the table version once they are in effect. */
+  async flowMod(changes: RuleChange[]): Promise<number> {
+    return (await this.rpc.request<{ version: number }>({ type: 'flow-mod', changes })).version;
+  }
+
+  async hold(holdId: string, filter: FlowFilter): Promise<void> {
+    await this.rpc.request({ type: 'hold', holdId, filter });
+  }
+
+  async release(holdId: string): Promise<number> {
+    return (await this.rpc.request<{ count: number }>({ type: 'release', holdId })).count;
+  }
+
+  async barrier(): Promise<void> {
+    await this.rpc.request({ type: 'barrier' });
+  }
+
+  async stats(): Promise<SwitchStats> {
+    return (await this.rpc.request<{ stats: SwitchStats }>({ type: 'get-stats' })).stats;
+  }
+
+  async rules(): Promise<Rule[]> {
+    return (await this.rpc.request<{ rules: Rule[] }>({ type: 'get-rules' })).rules;
+  }
+}

@@ -1,0 +1,98 @@
+/** The monitor's state in its three scopes, with the codecs the shim moves it with. */
+import { z } from 'zod';
+
+/** TCP connection states, after the packets seen so far (both directions). */
+export const TCP_STATES = ['syn', 'syn-ack', 'established', 'closing', 'closed', 'reset', 'midstream'] as const;
+export type TcpState = (typeof TCP_STATES)[number];
+
+export interface FlowRecord {
+  /** Which endpoint opened the flow: 'a' or 'b' of the canonical key. */
+  client: 'a' | 'b';
+  packetsAB: number;
+  packetsBA: number;
+  bytesAB: number;
+  bytesBA: number;
+  first: number;
+  last: number;
+  tcp: TcpState | null;
+}
+
+export interface HostRecord {
+  packetsOut: number;
+  packetsIn: number;
+  bytesOut: number;
+  bytesIn: number;
+  first: number;
+  last: number;
+  /** "tcp/80", "udp/53": ports this host answered on. Sorted, at most MAX_SERVICES. */
+  services: string[];
+  /** "syn ttl=64 win=29200": handshake fingerprints (initial TTL, window). Sorted, at most MAX_OS_HINTS. */
+  os: string[];
+}
+
+export interface Totals {
+  packets: number;
+  bytes: number;
+  nonIpPackets: number;
+  flows: number;
+}
+
+export const MAX_SERVICES = 64;
+export const MAX_OS_HINTS = 16;
+
+const count = z.number().int().nonnegative();
+const flowSchema = z.object({
+  client: z.enum(['a', 'b']),
+  packetsAB: count, packetsBA: count, bytesAB: count, bytesBA: count,
+  first: z.number(), last: z.number(),
+  tcp: z.enum(TCP_STATES).nullable(),
+}).strict();
+const hostSchema = z.object({
+  packetsOut: count, packetsIn: count, bytesOut: count, bytesIn: count,
+  first: z.number(), last: z.number(),
+  services: z.array(z.string()).max(MAX_SERVICES), os: z.array(z.string()).max(MAX_OS_HINTS),
+}).strict();
+const totalsSchema = z.object({ packets: count, bytes: count, nonIpPackets: count, flows: count }).strict();
+
+function parse<T>(schema: z.ZodType<T>, json: unknown): T {
+  const r = schema.safeParse(json);
+  if (!r.success) throw new Error(r.error.issues.map((i) => `${i.path.join('.') || 'state'}: ${i.message}`).join('; '));
+  return r.data;
+}
+
+/** The smallest `max` of the union: the same whatever order sets are merged in. */
+export function unionBounded(a: string[], b: string[], max: number): string[] {
+  return [...new Set([...a, ...b])].sort().slice(0, max);
+}
+
+export const flowCodec = {
+  encode: (s: FlowRecord): unknown => s,
+  decode: (j: unknown): FlowRecord => parse(flowSchema, j),
+};
+
+export const hostCodec = {
+  encode: (s: HostRecord): unknown => s,
+  decode: (j: unknown): HostRecord => parse(hostSchema, j),
+  merge: (into: HostRecord, from: HostRecord): HostRecord => ({
+    packetsOut: into.packetsOut + from.packetsOut,
+    packetsIn: into.packetsIn + from.packetsIn,
+    bytesOut: into.bytesOut + from.bytesOut,
+    bytesIn: into.bytesIn + from.bytesIn,
+    first: Math.min(into.first, from.first),
+    last: Math.max(into.last, from.last),
+    services: unionBounded(into.services, from.services, MAX_SERVICES),
+    os: unionBounded(into.os, from.os, MAX_OS_HINTS),
+  }),
+};
+
+export const totalsCodec = {
+  init: (): Totals => ({ packets: 0, bytes: 0, nonIpPackets: 0, flows: 0 }),
+  encode: (s: Totals): unknown => s,
+  decode: (j: unknown): Totals => parse(totalsSchema, j),
+  merge: (into: Totals, from: Totals): Totals => ({
+    packets: into.packets + from.packets,
+    bytes: into.bytes + from.bytes,
+    nonIpPackets: into.nonIpPackets + from.nonIpPackets,
+    flows: into.flows + from.flows,
+  }),
+};

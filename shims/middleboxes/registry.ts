@@ -1,0 +1,11 @@
+/** The middleboxes this build ships, by type name. */
+import type { AnyMiddlebox } from '../shim/definition.js';
+import { monitor } from './monitor/monitor.js';
+
+export const MIDDLEBOXES: Record<string, AnyMiddlebox> = { monitor };
+
+export function middleboxByType(type: string): AnyMiddlebox {
+  const def = MIDDLEBOXES[type];
+  if (!def) throw new Error(`unknown middlebox type "${type}" (known: ${Object.keys(MIDDLEBOXES).join(', ')})`);
+  return def;
+}

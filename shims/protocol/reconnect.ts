@@ -1,0 +1,55 @@
+/** Keeps one authenticated connection up, redialing with capped exponential backoff and jitter. */
+import type { Address } from './address.js';
+import { connectPeer, type Peer } from './connection.js';
+import type { Hello } from './messages.js';
+import type { Logger } from '../log/logger.js';
+
+export interface Link {
+  readonly peer: Peer | null;
+  /** Resolves when a connection is up (immediately if one is). */
+  ready(): Promise<Peer>;
+  stop(): void;
+}
+
+export function keepConnected(address: Address, who: Omit<Hello, 'type'>, log: Logger, onPeer: (peer: Peer) => void,
+  backoff = { initialMs: 50, maxMs: 3000 }): Link {
+  let current: Peer | null = null;
+  let stopped = false;
+  let delay = backoff.initialMs;
+  let waiters: ((p: Peer) => void)[] = [];
+  let timer: NodeJS.Timeout | undefined;
+
+  const dial = async () => {
+    if (stopped) return;
+    try {
+      const peer = await connectPeer(address, who, log);
+      if (stopped) { peer.close('closed locally'); return; }
+      current = peer;
+      delay = backoff.initialMs;
+      peer.once('close', (reason) => {
+        current = null;
+        if (!stopped) {
+          log.warn({ reason }, 'connection lost; reconnecting');
+          timer = setTimeout(dial, delay);
+        }
+      });
+      onPeer(peer);
+      for (const w of waiters) w(peer);
+      waiters = [];
+    } catch (err) {
+      log.debug({ err: (err as Error).message, retryMs: delay }, 'connect failed; retrying');
+      timer = setTimeout(dial, delay * (0.75 + Math.random() / 2));
+      delay = Math.min(delay * 2, backoff.maxMs);
+    }
+  };
+  void dial();
+  return {
+    get peer() { return current; },
+    ready: () => (current ? Promise.resolve(current) : new Promise<Peer>((resolve) => waiters.push(resolve))),
+    stop: () => {
+      stopped = true;
+      clearTimeout(timer);
+      current?.close('closed locally');
+    },
+  };
+}

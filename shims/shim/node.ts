@@ -1,0 +1,83 @@
+/**
+ * The network side of a middlebox instance: a southbound link to the controller (requests in,
+ * replies and events out) and a data link to the steering switch (packet batches in). Both
+ * reconnect with backoff; events raised while the controller is away wait for it in order.
+ */
+import type { Address } from '../protocol/address.js';
+import type { Peer } from '../protocol/connection.js';
+import { describeIssues, MB_REQUEST_TYPES, mbRequest } from '../protocol/messages.js';
+import { decodePacketBatch } from '../protocol/packets.js';
+import { keepConnected, type Link } from '../protocol/reconnect.js';
+import type { Logger } from '../log/logger.js';
+import type { AnyMiddlebox } from './definition.js';
+import { MiddleboxInstance } from './runtime.js';
+
+export interface MiddleboxNodeOptions {
+  def: AnyMiddlebox;
+  pool: string;
+  instance: string;
+  config: Record<string, unknown>;
+  controller: Address;
+  switchAddress: Address;
+  secret: string;
+  log: Logger;
+}
+
+export interface MiddleboxNode {
+  readonly mb: MiddleboxInstance;
+  readonly controllerLink: Link;
+  readonly dataLink: Link;
+  stop(): void;
+}
+
+/** Validates one southbound message and serves it; malformed or unknown messages get an error. */
+export function serveSouthbound(mb: MiddleboxInstance, peer: Peer, msg: unknown): void {
+  const id = msg !== null && typeof msg === 'object' && typeof (msg as { id?: unknown }).id === 'number' ? (msg as { id: number }).id : null;
+  if (msg instanceof Error) {
+    peer.send({ type: 'error', id: null, cause: 'malformed', message: msg.message });
+    return;
+  }
+  const type = msg !== null && typeof msg === 'object' ? (msg as { type?: unknown }).type : undefined;
+  if (typeof type === 'string' && !MB_REQUEST_TYPES.has(type)) {
+    peer.send({ type: 'error', id, cause: 'unsupported', message: `unknown message type "${type}"` });
+    return;
+  }
+  const parsed = mbRequest.safeParse(msg);
+  if (!parsed.success) {
+    peer.send({ type: 'error', id, cause: 'malformed', message: describeIssues(parsed.error) });
+    return;
+  }
+  mb.handle(parsed.data, (reply) => peer.send(reply));
+}
+
+export function startMiddleboxNode(o: MiddleboxNodeOptions): MiddleboxNode {
+  const pendingEvents: Record<string, unknown>[] = [];
+  let controllerPeer: Peer | null = null;
+  const mb = new MiddleboxInstance(o.def, o.config, (event) => {
+    if (controllerPeer && !controllerPeer.isClosed) controllerPeer.send(event);
+    else pendingEvents.push(event);
+  });
+  const controllerLink = keepConnected(o.controller, { secret: o.secret, role: 'mb', name: o.instance, pool: o.pool, mbType: o.def.type }, o.log, (peer) => {
+    controllerPeer = peer;
+    o.log.info({ instance: o.instance }, 'connected to controller');
+    while (pendingEvents.length > 0) peer.send(pendingEvents.shift());
+    peer.on('json', (msg) => serveSouthbound(mb, peer, msg));
+  });
+  const dataLink = keepConnected(o.switchAddress, { secret: o.secret, role: 'mb-data', name: o.instance }, o.log, (peer) => {
+    o.log.info({ instance: o.instance }, 'connected to switch');
+    peer.on('packets', (payload) => {
+      let packets;
+      try {
+        packets = decodePacketBatch(payload);
+      } catch (e) {
+        peer.close(`broken packet batch: ${(e as Error).message}`);
+        return;
+      }
+      for (const p of packets) mb.receive(p);
+    });
+  });
+  return {
+    mb, controllerLink, dataLink,
+    stop: () => { controllerLink.stop(); dataLink.stop(); },
+  };
+}

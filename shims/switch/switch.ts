@@ -1,0 +1,266 @@
+/**
+ * The steering switch. Traffic sources send packet batches in; every packet gets a sequence
+ * number and an ingress time, goes through any active hold, then through the flow table, and is
+ * forwarded in per-instance batches to the middlebox instances (which dial in on the data role),
+ * sent to the controller, or dropped. The route controller programs it over the switch protocol.
+ */
+import type { Server } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { decode } from '../flow/decode.js';
+import { compileFilter, type CompiledFilter, matchPacket } from '../flow/filter.js';
+import type { Address } from '../protocol/address.js';
+import { acceptPeers, type Peer } from '../protocol/connection.js';
+import { describeIssues, type SwitchRequest, SWITCH_REQUEST_TYPES, switchRequest, type SwitchStats } from '../protocol/messages.js';
+import { decodePacketBatch, encodePacketBatch, packetToJson, type WirePacket } from '../protocol/packets.js';
+import { keepConnected, type Link } from '../protocol/reconnect.js';
+import type { Logger } from '../log/logger.js';
+import { FlowTable, TableError } from './table.js';
+
+/** Packets kept for an instance that is not connected (yet); beyond this they are dropped and counted. */
+const MAX_WAITING = 200_000;
+
+interface Hold {
+  filter: CompiledFilter;
+  packets: WirePacket[];
+}
+
+interface Output {
+  peer: Peer | null;
+  batch: WirePacket[];
+  /** Packets waiting for the instance to (re)connect. */
+  waiting: WirePacket[];
+}
+
+export interface SwitchOptions {
+  name: string;
+  listen: Address;
+  secret: string;
+  log: Logger;
+  /** The route controller to dial; without one the switch can still be driven by a peer that connects with role `controller`. */
+  controller?: Address;
+}
+
+export class SteeringSwitch {
+  readonly table = new FlowTable();
+  private readonly outputs = new Map<string, Output>();
+  private readonly holds = new Map<string, Hold>();
+  private readonly sources = new Set<Peer>();
+  private readonly controllers = new Set<Peer>();
+  private seq = 0;
+  private readonly stats = { received: 0, dropped: 0, toController: 0 };
+  private readonly forwarded = new Map<string, number>();
+  private server: Server | null = null;
+  private controllerLink: Link | null = null;
+  private paused = false;
+
+  constructor(private readonly o: SwitchOptions) {}
+
+  async start(): Promise<Server> {
+    this.server = await acceptPeers(this.o.listen, this.o.secret, this.o.log, (peer, hello) => {
+      if (hello.role === 'source') this.addSource(peer);
+      else if (hello.role === 'mb-data') this.addInstance(peer, hello.name);
+      else if (hello.role === 'controller') this.addController(peer);
+      else peer.close(`role "${hello.role}" does not connect to a switch`);
+    });
+    if (this.o.controller) {
+      this.controllerLink = keepConnected(this.o.controller, { secret: this.o.secret, role: 'switch', name: this.o.name }, this.o.log, (peer) => this.addController(peer));
+    }
+    return this.server;
+  }
+
+  stop(): void {
+    this.controllerLink?.stop();
+    for (const p of [...this.sources, ...this.controllers]) p.close('closed locally');
+    for (const o of this.outputs.values()) o.peer?.close('closed locally');
+    this.server?.close();
+  }
+
+  private addSource(peer: Peer): void {
+    this.sources.add(peer);
+    if (this.paused) peer.socket.pause();
+    peer.on('close', () => this.sources.delete(peer));
+    peer.on('packets', (payload) => {
+      let packets: WirePacket[];
+      try {
+        packets = decodePacketBatch(payload);
+      } catch (e) {
+        peer.close(`broken packet batch: ${(e as Error).message}`);
+        return;
+      }
+      this.ingress(packets);
+    });
+    peer.on('json', (msg) => {
+      // Sources only send packets; a barrier lets them learn everything before it was forwarded.
+      const m = msg as { type?: string; id?: number };
+      if (m && m.type === 'barrier' && typeof m.id === 'number') peer.send({ type: 'barrier-ack', id: m.id });
+      else peer.send({ type: 'error', id: m?.id ?? null, cause: 'unsupported', message: 'sources may only send packets and barriers' });
+    });
+  }
+
+  private addInstance(peer: Peer, name: string): void {
+    const out = this.output(name);
+    if (out.peer && !out.peer.isClosed) out.peer.close('replaced by a new connection for the same instance');
+    out.peer = peer;
+    this.o.log.info({ instance: name }, 'instance connected');
+    peer.on('close', () => { if (out.peer === peer) out.peer = null; });
+    peer.socket.on('drain', () => this.maybeResume());
+    if (out.waiting.length > 0) {
+      const waiting = out.waiting;
+      out.waiting = [];
+      this.send(name, out, waiting);
+    }
+  }
+
+  private addController(peer: Peer): void {
+    this.controllers.add(peer);
+    peer.on('close', () => this.controllers.delete(peer));
+    peer.on('json', (msg) => this.serve(peer, msg));
+  }
+
+  private output(name: string): Output {
+    let o = this.outputs.get(name);
+    if (!o) {
+      o = { peer: null, batch: [], waiting: [] };
+      this.outputs.set(name, o);
+    }
+    return o;
+  }
+
+  /** Packets from a source: stamp, hold or route, then flush the per-instance batches. */
+  ingress(packets: WirePacket[]): void {
+    const now = performance.timeOrigin + performance.now();
+    for (const p of packets) {
+      p.seq = ++this.seq;
+      p.ingressMs = now;
+      this.stats.received++;
+      this.route(p);
+    }
+    this.flush();
+  }
+
+  private route(p: WirePacket): void {
+    const d = decode(p.data, p.linkType);
+    for (const h of this.holds.values()) {
+      if (matchPacket(h.filter, p.data, d, p.inPort)) {
+        h.packets.push(p);
+        return;
+      }
+    }
+    const e = this.table.lookup(p.data, d, p.inPort);
+    if (!e) {
+      this.stats.dropped++;
+      return;
+    }
+    e.packets++;
+    e.bytes += p.origLen;
+    const a = e.rule.action;
+    if (a.type === 'forward') {
+      this.output(a.instance).batch.push(p);
+    } else if (a.type === 'controller') {
+      this.stats.toController++;
+      const json = packetToJson(p);
+      for (const c of this.controllers) c.send({ type: 'packet-in', packet: json });
+    } else {
+      this.stats.dropped++;
+    }
+  }
+
+  private flush(): void {
+    for (const [name, o] of this.outputs) {
+      if (o.batch.length === 0) continue;
+      const batch = o.batch;
+      o.batch = [];
+      this.send(name, o, batch);
+    }
+  }
+
+  private send(name: string, o: Output, packets: WirePacket[]): void {
+    if (!o.peer || o.peer.isClosed) {
+      const room = Math.max(0, MAX_WAITING - o.waiting.length);
+      for (let i = 0; i < packets.length && i < room; i++) o.waiting.push(packets[i]);
+      if (packets.length > room) {
+        this.stats.dropped += packets.length - room;
+        this.o.log.warn({ instance: name, dropped: packets.length - room }, 'instance not connected; queue full, dropping');
+      }
+      return;
+    }
+    this.forwarded.set(name, (this.forwarded.get(name) ?? 0) + packets.length);
+    if (!o.peer.sendFrame(encodePacketBatch(packets))) this.pause();
+  }
+
+  /** A slow instance pushes back on every source rather than losing packets. */
+  private pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    for (const s of this.sources) s.socket.pause();
+  }
+
+  private maybeResume(): void {
+    if (!this.paused) return;
+    for (const o of this.outputs.values()) if (o.peer?.socket.writableNeedDrain) return;
+    this.paused = false;
+    for (const s of this.sources) s.socket.resume();
+  }
+
+  private serve(peer: Peer, msg: unknown): void {
+    const m = msg as { id?: unknown; type?: unknown };
+    const id = m !== null && typeof m === 'object' && typeof m.id === 'number' ? m.id : null;
+    if (msg instanceof Error) {
+      peer.send({ type: 'error', id: null, cause: 'malformed', message: msg.message });
+      return;
+    }
+    if (typeof m?.type === 'string' && !SWITCH_REQUEST_TYPES.has(m.type)) {
+      peer.send({ type: 'error', id, cause: 'unsupported', message: `unknown message type "${m.type}"` });
+      return;
+    }
+    const parsed = switchRequest.safeParse(msg);
+    if (!parsed.success) {
+      peer.send({ type: 'error', id, cause: 'malformed', message: describeIssues(parsed.error) });
+      return;
+    }
+    try {
+      peer.send(this.handle(parsed.data));
+    } catch (e) {
+      peer.send({ type: 'error', id, cause: e instanceof TableError ? 'malformed' : 'internal', message: (e as Error).message });
+    }
+  }
+
+  handle(req: SwitchRequest): Record<string, unknown> {
+    switch (req.type) {
+      case 'flow-mod':
+        return { type: 'flow-mod-ack', id: req.id, version: this.table.apply(req.changes) };
+      case 'hold':
+        if (!this.holds.has(req.holdId)) this.holds.set(req.holdId, { filter: compileFilter(req.filter), packets: [] });
+        return { type: 'hold-ack', id: req.id };
+      case 'release': {
+        const h = this.holds.get(req.holdId);
+        if (!h) throw new TableError(`holdId: no hold "${req.holdId}"`);
+        this.holds.delete(req.holdId);
+        for (const p of h.packets) this.route(p);
+        this.flush();
+        return { type: 'release-ack', id: req.id, count: h.packets.length };
+      }
+      case 'barrier':
+        this.flush();
+        return { type: 'barrier-ack', id: req.id };
+      case 'get-stats':
+        return { type: 'stats', id: req.id, stats: this.snapshot() };
+      case 'get-rules':
+        return { type: 'rules', id: req.id, rules: this.table.rules(), version: this.table.version };
+    }
+  }
+
+  snapshot(): SwitchStats {
+    let held = 0;
+    for (const h of this.holds.values()) held += h.packets.length;
+    return {
+      received: this.stats.received,
+      forwarded: Object.fromEntries(this.forwarded),
+      dropped: this.stats.dropped,
+      toController: this.stats.toController,
+      held,
+      rules: this.table.counters(),
+      version: this.table.version,
+    };
+  }
+}
