@@ -1,0 +1,122 @@
+/**
+ * A pool on this machine: the controller in this process, a steering switch and middlebox
+ * instances as child processes, talking over Unix sockets and loopback TCP with a fresh secret.
+ * `openmb local` and the integration tests both drive it.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ControllerServer } from '../../operator/engine/controller-server.js';
+import type { MbSession } from '../../operator/engine/session.js';
+import type { SwitchSession } from '../../operator/routing/switch-session.js';
+import { formatAddress } from '../../shims/protocol/address.js';
+import { SECRET_ENV } from '../../shims/protocol/auth.js';
+import type { CapturedPacket } from '../../shims/flow/pcap.js';
+import { replay, type Pace, type ReplayResult } from '../../shims/traffic/replay.js';
+import type { Logger } from '../../shims/log/logger.js';
+import { type Child, startChild, stopChildren } from './processes.js';
+
+export interface Settled {
+  processed: number;
+  dropped: number;
+  perInstance: { name: string; packets: number }[];
+}
+
+export class LocalCluster {
+  readonly instances = new Map<string, { session: MbSession; child: Child }>();
+  private readonly children: Child[] = [];
+
+  private constructor(readonly controller: ControllerServer, readonly sw: SwitchSession, readonly switchSock: string,
+    readonly secret: string, private readonly env: NodeJS.ProcessEnv, readonly logDir: string, private readonly runDir: string,
+    private readonly ctl: string, switchChild: Child, readonly log: Logger, readonly pool: string) {
+    this.children.push(switchChild);
+  }
+
+  static async start(o: { log: Logger; logDir: string; pool?: string }): Promise<LocalCluster> {
+    mkdirSync(o.logDir, { recursive: true });
+    const runDir = mkdtempSync(join(tmpdir(), 'openmb-'));
+    const secret = randomBytes(24).toString('base64url');
+    const env = { [SECRET_ENV]: secret, OPENMB_LOG_LEVEL: process.env.OPENMB_LOG_LEVEL ?? 'info' };
+    const controller = new ControllerServer(secret, o.log);
+    const ctl = formatAddress(await controller.listen({ host: '127.0.0.1', port: 0 }));
+    const switchSock = join(runDir, 'switch.sock');
+    const child = startChild('switch', ['switch', '--listen', switchSock, '--controller', ctl, '--name', 'switch-0'], env, o.logDir);
+    try {
+      const sw = await orFail(controller.waitForSwitch('switch-0'), [child]);
+      return new LocalCluster(controller, sw, switchSock, secret, env, o.logDir, runDir, ctl, child, o.log, o.pool ?? 'local');
+    } catch (e) {
+      controller.close();
+      await stopChildren([child]);
+      rmSync(runDir, { recursive: true, force: true });
+      throw e;
+    }
+  }
+
+  /** Starts an instance process and resolves once it is connected to the controller. */
+  async addInstance(mbType: string, name: string, config: Record<string, unknown> = {}): Promise<MbSession> {
+    const child = startChild(name, ['mb', '--type', mbType, '--instance', name, '--pool', this.pool,
+      '--controller', this.ctl, '--switch', this.switchSock, '--config', JSON.stringify(config)], this.env, this.logDir);
+    this.children.push(child);
+    const session = await orFail(this.controller.waitForInstance(name), [child]);
+    this.instances.set(name, { session, child });
+    return session;
+  }
+
+  /** Stops an instance process (SIGKILL when `kill`, to model a crash). */
+  async stopInstance(name: string, kill = false): Promise<void> {
+    const inst = this.instances.get(name);
+    if (!inst) throw new Error(`no instance "${name}"`);
+    this.instances.delete(name);
+    if (kill) inst.child.proc.kill('SIGKILL');
+    await stopChildren([inst.child]);
+  }
+
+  session(name: string): MbSession {
+    const inst = this.instances.get(name);
+    if (!inst) throw new Error(`no instance "${name}"`);
+    return inst.session;
+  }
+
+  /** Routes every packet to one instance. */
+  async routeAll(instance: string): Promise<void> {
+    await this.sw.flowMod([{ op: 'replace-all', rules: [{ id: 'all', priority: 0, match: {}, action: { type: 'forward', instance } }] }]);
+  }
+
+  replay(packets: readonly CapturedPacket[], pace: Pace, onProgress?: (sent: number, total: number) => void | Promise<void>): Promise<ReplayResult> {
+    return replay(packets, { switchAddress: { path: this.switchSock }, secret: this.secret, pace, log: this.log, onProgress });
+  }
+
+  /** Waits until every instance has received all the switch forwarded to it. */
+  async settle(timeoutMs = 30000): Promise<Settled> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const stats = await this.sw.stats();
+      const sessions = [...this.instances.values()].map((i) => i.session);
+      const counters = await Promise.all(sessions.map((s) => s.stats()));
+      const forwarded = sessions.reduce((n, s) => n + (stats.forwarded[s.instance] ?? 0), 0);
+      const received = counters.reduce((n, c) => n + c.packetsReceived, 0);
+      if (received >= forwarded || Date.now() > deadline) {
+        return {
+          processed: counters.reduce((n, c) => n + c.packetsProcessed, 0),
+          dropped: stats.dropped + (forwarded - received),
+          perInstance: sessions.map((s, i) => ({ name: s.instance, packets: counters[i].packetsProcessed })),
+        };
+      }
+      await sleep(10);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.controller.close();
+    await stopChildren(this.children);
+    rmSync(this.runDir, { recursive: true, force: true });
+  }
+}
+
+/** Fails fast, naming the child's log, if a child dies while we wait for it to connect. */
+async function orFail<T>(wait: Promise<T>, children: Child[]): Promise<T> {
+  const deaths = children.map((c) => c.exited.then((how) => { throw new Error(`${c.name} exited (${how}) before connecting; see ${c.logFile}`); }));
+  return Promise.race([wait, ...deaths]);
+}
