@@ -11,7 +11,11 @@
 # Env:
 #   K8S_VERSION   kubernetes version to build (default below)
 #   OPENMB_CACHE  cache root (default ~/.cache/openmb)
+#   GOTOOLCHAIN   set e.g. to go1.27.3 if a newer version's go.mod needs a
+#                 newer Go than the local one
 set -euo pipefail
+
+[[ $# -eq 0 ]] || { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 
 # v1.34.4: latest 1.34 patch on the proxy; its go.mod says `go 1.24.0`, so
 # the local Go 1.26 builds it without a toolchain download.

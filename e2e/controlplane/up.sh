@@ -15,6 +15,8 @@
 #   KUBE_BIN_DIR   dir with kube-apiserver and kube-controller-manager
 #                  (default: output of build.sh, which builds them if needed)
 #   UP_TIMEOUT     seconds to wait for readiness (default 180)
+#   KUBE_APISERVER_ARGS, KUBE_CONTROLLER_MANAGER_ARGS
+#                  extra flags (space-separated), e.g. --feature-gates=...
 set -euo pipefail
 
 [[ $# -eq 1 && $1 != -* ]] || { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
@@ -24,7 +26,7 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 TIMEOUT="${UP_TIMEOUT:-180}"
 
 die() { echo "up.sh: $*" >&2; exit 1; }
-for c in etcd kubectl openssl; do command -v "$c" >/dev/null || die "$c not found in PATH"; done
+for c in etcd kubectl openssl curl; do command -v "$c" >/dev/null || die "$c not found in PATH"; done
 for p in "$DIR"/*.pid; do
   [[ -e $p ]] && kill -0 "$(cat "$p")" 2>/dev/null && die "$(basename "$p" .pid) already running in $DIR (run down.sh $DIR first)"
 done
@@ -40,13 +42,13 @@ free_port() {
     p=$((20000 + RANDOM % 20000))
     [[ " $USED " != *" $p "* ]] && port_free "$p" && { echo "$p"; return; }
   done
-  die "no free port found"
 }
 USED=""
 saved_port() { [[ -f $DIR/ports.env ]] && sed -n "s/^$1=//p" "$DIR/ports.env"; }
 for v in ETCD_PORT ETCD_PEER_PORT APISERVER_PORT KCM_PORT; do
   [[ -n ${!v:-} ]] || printf -v "$v" %s "$(saved_port "$v" || true)"
   [[ -n ${!v:-} ]] || printf -v "$v" %s "$(free_port)"
+  [[ -n ${!v} ]] || die "no free port for $v"
   port_free "${!v}" || die "port ${!v} ($v) is in use"
   USED+=" ${!v}"
 done
@@ -133,6 +135,7 @@ start etcd etcd --name default --data-dir "$DIR/etcd" \
   --initial-cluster "default=http://127.0.0.1:$ETCD_PEER_PORT"
 wait_for etcd etcd bash -c "exec 3<>/dev/tcp/127.0.0.1/$ETCD_PORT"
 
+# shellcheck disable=SC2086 # *_ARGS are word-split on purpose
 # No ConsistentListFromCache=false: in 1.34 the gate is GA and locked (setting
 # it fails); the apiserver itself detects that etcd 3.4.23 (< 3.4.31) lacks
 # reliable progress notifications and serves consistent lists from etcd.
@@ -148,9 +151,10 @@ start kube-apiserver "$BIN/kube-apiserver" \
   --tls-cert-file "$DIR/apiserver.crt" --tls-private-key-file "$DIR/apiserver.key" \
   --service-account-issuer https://kubernetes.default.svc.cluster.local \
   --service-account-key-file "$DIR/sa.pub" \
-  --service-account-signing-key-file "$DIR/sa.key"
+  --service-account-signing-key-file "$DIR/sa.key" ${KUBE_APISERVER_ARGS:-}
 wait_for "apiserver /readyz" kube-apiserver kubectl --kubeconfig "$DIR/kubeconfig" get --raw /readyz
 
+# shellcheck disable=SC2086
 # --leader-elect=false: a single instance; avoids waiting out a stale lease on
 # restart. --use-service-account-credentials: each controller runs as its own
 # service account with the RBAC role upstream gives it (as kubeadm does).
@@ -161,7 +165,10 @@ start kube-controller-manager "$BIN/kube-controller-manager" \
   --bind-address 127.0.0.1 --secure-port "$KCM_PORT" --cert-dir "$DIR/kcm-certs" \
   --leader-elect=false --controllers '*' --use-service-account-credentials \
   --service-account-private-key-file "$DIR/sa.key" --root-ca-file "$DIR/ca.crt" \
-  --cluster-signing-cert-file "$DIR/ca.crt" --cluster-signing-key-file "$DIR/ca.key"
+  --cluster-signing-cert-file "$DIR/ca.crt" --cluster-signing-key-file "$DIR/ca.key" \
+  ${KUBE_CONTROLLER_MANAGER_ARGS:-}
+wait_for "controller-manager /healthz" kube-controller-manager \
+  curl -ksf "https://127.0.0.1:$KCM_PORT/healthz"
 wait_for "default serviceaccount" kube-controller-manager \
   kubectl --kubeconfig "$DIR/kubeconfig" -n default get serviceaccount default
 
