@@ -30,7 +30,7 @@ export class LocalCluster {
 
   private constructor(readonly controller: ControllerServer, readonly sw: SwitchSession, readonly switchSock: string,
     readonly secret: string, private readonly env: NodeJS.ProcessEnv, readonly logDir: string, private readonly runDir: string,
-    private readonly ctl: string, switchChild: Child, readonly log: Logger, readonly pool: string) {
+    readonly ctl: string, switchChild: Child, readonly log: Logger, readonly pool: string) {
     this.children.push(switchChild);
   }
 

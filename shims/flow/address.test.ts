@@ -36,12 +36,13 @@ test('parseIp round-trips canonical text and normalizes the rest', (t) => {
   t.is(ipText(parseIp('2001:0DB8:0000:0000:0:0:0:0001')!), '2001:db8::1');
   t.is(ipText(parseIp('1:2:3:4:5:6:7::')!), '1:2:3:4:5:6:7:0'); // one zero group: written out
   t.is(ipText(parseIp('::1.2.3.4')!), '::102:304');
+  t.is(ipText(parseIp('1:2:3:4:5:6:1.2.3.4')!), '1:2:3:4:5:6:102:304');
   t.deepEqual([...parseIp('::ffff:10.0.0.1')!], [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 1]);
 });
 
 test('parseIp rejects malformed addresses', (t) => {
   for (const text of ['', '1.2.3', '1.2.3.4.5', '256.1.1.1', '1.2.3.x', '1..2.3', '1::2::3', '12345::', ':::', '1:2:3:4:5:6:7:8:9',
-    '1:2:3:4:5:6:7', '::g', '1:2:3:4:5:6:7:8::', '::1.2.3', '::256.0.0.1']) {
+    '1:2:3:4:5:6:7', '::g', '1:2:3:4:5:6:7:8::', '::1.2.3', '::256.0.0.1', '1.2.3.4::', '1.2.3.4::1', '::1.2.3.4:1']) {
     t.is(parseIp(text), null, text);
   }
 });

@@ -56,13 +56,14 @@ function parseIpv6(text: string): IpBytes | null {
   const out = new Uint8Array(16);
   const halves = text.split('::');
   if (halves.length > 2) return null;
-  const parseGroups = (s: string): number[] | null => {
+  // A dotted IPv4 tail may only end the whole address, never the part before "::".
+  const parseGroups = (s: string, v4Tail: boolean): number[] | null => {
     if (s === '') return [];
     const groups: number[] = [];
     const items = s.split(':');
     for (let i = 0; i < items.length; i++) {
       const item = items[i];
-      if (i === items.length - 1 && item.includes('.')) {
+      if (v4Tail && i === items.length - 1 && item.includes('.')) {
         const v4 = parseIpv4(item);
         if (!v4) return null;
         groups.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
@@ -73,8 +74,8 @@ function parseIpv6(text: string): IpBytes | null {
     }
     return groups;
   };
-  const head = parseGroups(halves[0]);
-  const tail = halves.length === 2 ? parseGroups(halves[1]) : [];
+  const head = parseGroups(halves[0], halves.length === 1);
+  const tail = halves.length === 2 ? parseGroups(halves[1], true) : [];
   if (!head || !tail) return null;
   const total = head.length + tail.length;
   if (halves.length === 1 ? total !== 8 : total > 7) return null;

@@ -29,8 +29,8 @@ export interface FlowFilter {
 }
 
 export class FilterError extends Error {
-  constructor(readonly field: string, message: string) {
-    super(`${field}: ${message}`);
+  constructor(readonly field: string, readonly detail: string) {
+    super(`${field}: ${detail}`);
     this.name = 'FilterError';
   }
 }

@@ -146,8 +146,13 @@ export function boundAddress(server: net.Server): Address {
   return { host: a.address, port: a.port };
 }
 
-/** Connects, sends hello, and resolves once the peer answers hello-ok. */
-export function connectPeer(address: Address, who: Omit<Hello, 'type'>, log: Logger, maxFrame = DEFAULT_MAX_FRAME): Promise<Peer> {
+/**
+ * Connects, sends hello, and resolves once the peer answers hello-ok. `onReady` runs
+ * synchronously on hello-ok, before any later frame is read: a request that arrives in the same
+ * chunk as hello-ok would otherwise be emitted before a caller awaiting the promise can listen.
+ */
+export function connectPeer(address: Address, who: Omit<Hello, 'type'>, log: Logger, onReady?: (peer: Peer) => void,
+  maxFrame = DEFAULT_MAX_FRAME): Promise<Peer> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(connectOptions(address));
     const peer = new Peer(socket, log, maxFrame);
@@ -159,10 +164,12 @@ export function connectPeer(address: Address, who: Omit<Hello, 'type'>, log: Log
       const m = msg as { type?: string; message?: string };
       if (m && m.type === 'hello-ok') {
         peer.off('close', onClose);
+        onReady?.(peer);
         resolve(peer);
       } else {
-        peer.close('handshake refused');
+        peer.off('close', onClose);
         fail(`handshake refused: ${m?.message ?? JSON.stringify(msg)}`);
+        peer.close('handshake refused');
       }
     });
   });

@@ -10,7 +10,7 @@ const filterSchema = z.custom<FlowFilter>().superRefine((v, ctx) => {
     compileFilter(v, '');
   } catch (e) {
     const err = e as FilterError;
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: err.message.replace(/^\.?/, ''), path: err.field ? err.field.replace(/^\./, '').split('.') : [] });
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: err.detail, path: err.field.replace(/^\./, '').split('.').filter(Boolean) });
   }
 });
 

@@ -22,18 +22,20 @@ export function keepConnected(address: Address, who: Omit<Hello, 'type'>, log: L
   const dial = async () => {
     if (stopped) return;
     try {
-      const peer = await connectPeer(address, who, log);
-      if (stopped) { peer.close('closed locally'); return; }
-      current = peer;
-      delay = backoff.initialMs;
-      peer.once('close', (reason) => {
-        current = null;
-        if (!stopped) {
-          log.warn({ reason }, 'connection lost; reconnecting');
-          timer = setTimeout(dial, delay);
-        }
+      const peer = await connectPeer(address, who, log, (p) => {
+        if (stopped) return;
+        current = p;
+        delay = backoff.initialMs;
+        p.once('close', (reason) => {
+          current = null;
+          if (!stopped) {
+            log.warn({ reason }, 'connection lost; reconnecting');
+            timer = setTimeout(dial, delay);
+          }
+        });
+        onPeer(p);
       });
-      onPeer(peer);
+      if (stopped) { peer.close('closed locally'); return; }
       for (const w of waiters) w(peer);
       waiters = [];
     } catch (err) {
