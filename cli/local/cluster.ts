@@ -73,9 +73,12 @@ export class LocalCluster {
     await stopChildren([inst.child]);
   }
 
+  /** The instance's current session (a reconnect replaces it). */
   session(name: string): MbSession {
     const inst = this.instances.get(name);
     if (!inst) throw new Error(`no instance "${name}"`);
+    const live = this.controller.instances.get(name);
+    if (live) inst.session = live;
     return inst.session;
   }
 
@@ -93,7 +96,7 @@ export class LocalCluster {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const stats = await this.sw.stats();
-      const sessions = [...this.instances.values()].map((i) => i.session);
+      const sessions = [...this.instances.keys()].map((name) => this.session(name));
       const counters = await Promise.all(sessions.map((s) => s.stats()));
       const forwarded = sessions.reduce((n, s) => n + (stats.forwarded[s.instance] ?? 0), 0);
       const received = counters.reduce((n, c) => n + c.packetsReceived, 0);

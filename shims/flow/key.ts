@@ -55,13 +55,33 @@ export function endpointBytes(key: FlowKey): [IpBytes, IpBytes] {
   return v;
 }
 
+/** Parses the string form `flowId` gives ("6 10.0.0.1 1234 10.0.0.2 80"); throws naming what is wrong. */
+export function parseFlowId(id: string): FlowKey {
+  const parts = id.split(' ');
+  if (parts.length !== 5) throw new Error(`flow key "${id}" must be "proto addrA portA addrB portB"`);
+  const num = (s: string, max: number, what: string) => {
+    const n = Number(s);
+    if (s === '' || !Number.isInteger(n) || n < 0 || n > max) throw new Error(`flow key "${id}": ${what} "${s}" is out of range 0-${max}`);
+    return n;
+  };
+  return {
+    proto: num(parts[0], 255, 'protocol'),
+    a: { ip: parts[1], port: num(parts[2], 65535, 'port') },
+    b: { ip: parts[3], port: num(parts[4], 65535, 'port') },
+  };
+}
+
 /** Re-creates the canonical form of a key that came from elsewhere (e.g. over the wire). */
 export function canonicalKey(key: FlowKey): FlowKey {
-  const [a, b] = endpointBytes(key);
+  const a = parseIp(key.a.ip);
+  const b = parseIp(key.b.ip);
+  if (!a || !b) throw new Error(`flow key has a malformed address: ${flowId(key)}`);
+  if (a.length !== b.length) throw new Error(`flow key mixes IPv4 and IPv6: ${flowId(key)}`);
   const cmp = compareBytes(a, 0, a.length, b, 0, b.length);
   const ordered = cmp < 0 || (cmp === 0 && key.a.port <= key.b.port);
-  const norm = (ip: IpBytes, port: number) => ({ ip: ipText(ip), port });
-  return ordered
-    ? { proto: key.proto, a: norm(a, key.a.port), b: norm(b, key.b.port) }
-    : { proto: key.proto, a: norm(b, key.b.port), b: norm(a, key.a.port) };
+  // A parsed IPv4 text is already canonical; IPv6 text is re-written in RFC 5952 form.
+  const text = (bytes: IpBytes, given: string) => (bytes.length === 4 ? given : ipText(bytes));
+  const ea = { ip: text(a, key.a.ip), port: key.a.port };
+  const eb = { ip: text(b, key.b.ip), port: key.b.port };
+  return ordered ? { proto: key.proto, a: ea, b: eb } : { proto: key.proto, a: eb, b: ea };
 }

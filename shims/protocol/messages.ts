@@ -22,13 +22,18 @@ export const SCOPES: readonly Scope[] = scope.options;
 const endpoint = z.object({ ip: z.string(), port: z.number().int().min(0).max(65535) });
 const flowKey = z.object({ proto: z.number().int().min(0).max(255), a: endpoint, b: endpoint });
 
-const chunk = z.object({
-  scope,
-  /** Per-flow: a flow key; multi-flow: the group's key (e.g. a host address); all-flows: null. */
-  key: z.union([flowKey, z.string(), z.null()]),
-  state: z.unknown(),
-});
-export type Chunk = z.infer<typeof chunk>;
+/**
+ * One piece of state. `key` is the flow's key in its string form ("6 10.0.0.1 1234 10.0.0.2 80")
+ * for per-flow state, the group's key (a host address) for multi-flow state, null for all-flows.
+ * `state` is the middlebox's own serialization: the controller never looks inside. Chunks are
+ * checked by the middlebox that imports them (shim/tables.ts), not here: a put may carry 100k.
+ */
+export interface Chunk {
+  scope: Scope;
+  key: string | null;
+  state: unknown;
+}
+const chunks = z.array(z.custom<Chunk>());
 
 export const jsonPacket = z.object({
   seq: z.number(),
@@ -56,7 +61,7 @@ export type Hello = z.infer<typeof hello>;
 
 export const mbRequest = z.discriminatedUnion('type', [
   z.object({ type: z.literal('get'), id, scope, filter: filterSchema, raiseEvents: z.boolean().optional() }),
-  z.object({ type: z.literal('put'), id, scope, chunks: z.array(chunk) }),
+  z.object({ type: z.literal('put'), id, scope, chunks }),
   z.object({ type: z.literal('del'), id, scope, filter: filterSchema }),
   z.object({ type: z.literal('get-config'), id }),
   z.object({ type: z.literal('put-config'), id, values: z.record(z.unknown()) }),
@@ -83,7 +88,7 @@ export const errorCause = z.enum(['malformed', 'unsupported', 'unknown-key', 'in
 export type ErrorCause = z.infer<typeof errorCause>;
 
 export const mbReply = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('state'), id, chunks: z.array(chunk) }),
+  z.object({ type: z.literal('state'), id, chunks }),
   z.object({ type: z.literal('get-ack'), id, count: z.number().int() }),
   z.object({ type: z.literal('put-ack'), id, count: z.number().int() }),
   z.object({ type: z.literal('del-ack'), id, count: z.number().int() }),

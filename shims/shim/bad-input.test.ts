@@ -97,9 +97,9 @@ test.serial('a put with a chunk the middlebox cannot decode changes nothing', as
   const session = cluster.session('m0');
   const before = await session.stats();
   const err = await t.throwsAsync(session.put('per-flow', [
-    { scope: 'per-flow', key: { proto: 6, a: { ip: '10.0.0.1', port: 1 }, b: { ip: '10.0.0.2', port: 2 } }, state: { client: 'x' } },
+    { scope: 'per-flow', key: '6 10.0.0.1 1 10.0.0.2 2', state: ['x', 1, 1, 60, 60, 0, 0, null] },
   ]));
-  t.regex(err.message, /^malformed: chunks\[0\]: client: /);
+  t.regex(err.message, /^malformed: chunks\[0\]: client must be "a" or "b"/);
   t.is((await session.stats()).entries['per-flow'], before.entries['per-flow']);
 });
 
@@ -169,4 +169,9 @@ test.serial('corrupt and truncated captures are refused naming the byte offset',
     t.is(err.code, 1);
     t.regex(err.stderr, pattern);
   }
+});
+
+test.serial('a put whose chunk names another scope is refused naming the chunk', async (t) => {
+  const err = await t.throwsAsync(cluster.session('m0').put('multi-flow', [{ scope: 'per-host' as never, key: '10.0.0.1', state: {} }]));
+  t.is(err.message, 'malformed: chunks[0].scope: "per-host" differs from the request\'s scope "multi-flow"');
 });

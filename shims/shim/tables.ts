@@ -1,6 +1,6 @@
 /** The three state tables of a middlebox instance, and get/put/del over them by filter. */
 import { type CompiledFilter, isMatchAll, MATCH_ALL, matchFlowKey, matchHost } from '../flow/filter.js';
-import { canonicalKey, flowId, type FlowKey } from '../flow/key.js';
+import { canonicalKey, flowId, type FlowKey, parseFlowId } from '../flow/key.js';
 import { parseIp } from '../flow/address.js';
 import type { Chunk, Scope } from '../protocol/messages.js';
 import type { AnyMiddlebox, MbState, MultiFlowTable, PerFlowTable } from './definition.js';
@@ -70,7 +70,7 @@ export class StateTables<F, M, A> implements MbState<F, M, A> {
       for (const [id, e] of this.flows.map) {
         if (!all && !matchFlowKey(f, e.key)) continue;
         onFlow?.(id, e.key);
-        out.push({ scope, key: e.key, state: this.def.perFlow.encode(e.state) });
+        out.push({ scope, key: id, state: this.def.perFlow.encode(e.state) });
         if (out.length >= batch) { yield out; out = []; }
       }
     } else if (scope === 'multi-flow') {
@@ -90,12 +90,14 @@ export class StateTables<F, M, A> implements MbState<F, M, A> {
    * Every chunk is decoded before any is applied, so a bad chunk leaves the tables untouched.
    */
   put(scope: Scope, chunks: readonly Chunk[]): number {
-    const decoded: { key: Chunk['key']; state: unknown }[] = chunks.map((c, i) => {
+    const decoded: { key: string | null; flow?: FlowKey; state: unknown }[] = chunks.map((c, i) => {
+      if (c === null || typeof c !== 'object') throw new StateError('malformed', `chunks[${i}]: must be an object {scope, key, state}`);
       if (c.scope !== scope) throw new StateError('malformed', `chunks[${i}].scope: "${c.scope}" differs from the request's scope "${scope}"`);
       try {
         if (scope === 'per-flow') {
-          if (c.key === null || typeof c.key !== 'object') throw new Error('per-flow state needs a flow key');
-          return { key: canonicalKey(c.key), state: this.def.perFlow.decode(c.state) };
+          if (typeof c.key !== 'string') throw new Error('per-flow state needs a flow key string');
+          const flow = canonicalKey(parseFlowId(c.key));
+          return { key: flowId(flow), flow, state: this.def.perFlow.decode(c.state) };
         }
         if (scope === 'multi-flow') {
           if (typeof c.key !== 'string' || !parseIp(c.key)) throw new Error('multi-flow state needs a host address key');
@@ -108,11 +110,10 @@ export class StateTables<F, M, A> implements MbState<F, M, A> {
     });
     for (const c of decoded) {
       if (scope === 'per-flow') {
-        const key = c.key as FlowKey;
-        this.flows.set(flowId(key), key, c.state as F);
+        this.flows.set(c.key!, c.flow!, c.state as F);
       } else if (scope === 'multi-flow') {
-        const have = this.groups.get(c.key as string);
-        this.groups.set(c.key as string, have === undefined ? (c.state as M) : this.def.multiFlow.merge(have, c.state));
+        const have = this.groups.get(c.key!);
+        this.groups.set(c.key!, have === undefined ? (c.state as M) : this.def.multiFlow.merge(have, c.state));
       } else {
         this.allState = this.def.allFlows.merge(this.allState, c.state);
       }

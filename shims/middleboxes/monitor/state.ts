@@ -41,12 +41,11 @@ export const MAX_SERVICES = 64;
 export const MAX_OS_HINTS = 16;
 
 const count = z.number().int().nonnegative();
-const flowSchema = z.object({
-  client: z.enum(['a', 'b']),
-  packetsAB: count, packetsBA: count, bytesAB: count, bytesBA: count,
-  first: z.number(), last: z.number(),
-  tcp: z.enum(TCP_STATES).nullable(),
-}).strict();
+
+function isCount(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 0;
+}
+
 const hostSchema = z.object({
   packetsOut: count, packetsIn: count, bytesOut: count, bytesIn: count,
   first: z.number(), last: z.number(),
@@ -65,9 +64,21 @@ export function unionBounded(a: string[], b: string[], max: number): string[] {
   return [...new Set([...a, ...b])].sort().slice(0, max);
 }
 
+/**
+ * Flow records travel as arrays [client, packetsAB, packetsBA, bytesAB, bytesBA, first, last, tcp]:
+ * a move carries one per flow, so the compact form and a hand-written check pay off.
+ */
 export const flowCodec = {
-  encode: (s: FlowRecord): unknown => s,
-  decode: (j: unknown): FlowRecord => parse(flowSchema, j),
+  encode: (s: FlowRecord): unknown => [s.client, s.packetsAB, s.packetsBA, s.bytesAB, s.bytesBA, s.first, s.last, s.tcp],
+  decode: (j: unknown): FlowRecord => {
+    if (!Array.isArray(j) || j.length !== 8) throw new Error('flow state must be [client, packetsAB, packetsBA, bytesAB, bytesBA, first, last, tcp]');
+    const [client, packetsAB, packetsBA, bytesAB, bytesBA, first, last, tcp] = j;
+    if (client !== 'a' && client !== 'b') throw new Error(`client must be "a" or "b", got ${JSON.stringify(client)}`);
+    if (!isCount(packetsAB) || !isCount(packetsBA) || !isCount(bytesAB) || !isCount(bytesBA)) throw new Error('packet and byte counters must be non-negative integers');
+    if (typeof first !== 'number' || typeof last !== 'number') throw new Error('first and last must be timestamps');
+    if (tcp !== null && !TCP_STATES.includes(tcp)) throw new Error(`tcp state ${JSON.stringify(tcp)} is not one of ${TCP_STATES.join(', ')}`);
+    return { client, packetsAB, packetsBA, bytesAB, bytesBA, first, last, tcp };
+  },
 };
 
 export const hostCodec = {
