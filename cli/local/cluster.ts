@@ -16,6 +16,8 @@ import { SECRET_ENV } from '../../shims/protocol/auth.js';
 import type { CapturedPacket } from '../../shims/flow/pcap.js';
 import { replay, type Pace, type ReplayResult } from '../../shims/traffic/replay.js';
 import type { Logger } from '../../shims/log/logger.js';
+import { connectPeer, type Peer } from '../../shims/protocol/connection.js';
+import { decodePacketBatch, type WirePacket } from '../../shims/protocol/packets.js';
 import { type Child, startChild, stopChildren } from './processes.js';
 
 export interface Settled {
@@ -26,6 +28,9 @@ export interface Settled {
 
 export class LocalCluster {
   readonly instances = new Map<string, { session: MbSession; child: Child }>();
+  private sinkPeer: Peer | null = null;
+  /** Packets the sink has received. */
+  sunk = 0;
   private readonly children: Child[] = [];
 
   private constructor(readonly controller: ControllerServer, readonly sw: SwitchSession, readonly switchSock: string,
@@ -91,7 +96,23 @@ export class LocalCluster {
     return replay(packets, { switchAddress: { path: this.switchSock }, secret: this.secret, pace, log: this.log, onProgress });
   }
 
-  /** Waits until every instance has received all the switch forwarded to it. */
+  /** Receives every packet the instances emit (through the switch's egress). */
+  async attachSink(onPacket: (p: WirePacket) => void): Promise<void> {
+    const peer = await connectPeer({ path: this.switchSock }, { secret: this.secret, role: 'sink', name: 'sink' }, this.log, (p) => {
+      p.on('packets', (payload) => {
+        for (const pkt of decodePacketBatch(payload)) {
+          this.sunk++;
+          onPacket(pkt);
+        }
+      });
+    });
+    this.sinkPeer = peer;
+  }
+
+  /**
+   * Waits until every instance has received all the switch forwarded to it and, with a sink,
+   * until the sink has every packet the instances emitted.
+   */
   async settle(timeoutMs = 30000): Promise<Settled> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -100,7 +121,10 @@ export class LocalCluster {
       const counters = await Promise.all(sessions.map((s) => s.stats()));
       const forwarded = sessions.reduce((n, s) => n + (stats.forwarded[s.instance] ?? 0), 0);
       const received = counters.reduce((n, c) => n + c.packetsReceived, 0);
-      if (received >= forwarded || Date.now() > deadline) {
+      const emitted = counters.reduce((n, c) => n + c.packetsEmitted, 0);
+      const egress = Object.values(stats.egress).reduce((a, b) => a + b, 0);
+      const drained = !this.sinkPeer || (egress >= emitted && this.sunk >= egress);
+      if ((received >= forwarded && drained) || Date.now() > deadline) {
         return {
           processed: counters.reduce((n, c) => n + c.packetsProcessed, 0),
           dropped: stats.dropped + (forwarded - received),
@@ -112,6 +136,7 @@ export class LocalCluster {
   }
 
   async stop(): Promise<void> {
+    this.sinkPeer?.close('closed locally');
     this.controller.close();
     await stopChildren(this.children);
     rmSync(this.runDir, { recursive: true, force: true });

@@ -31,11 +31,14 @@ export async function runLocal(o: LocalOptions): Promise<Report> {
     const instance = `${o.middlebox}-0`;
     await cluster.addInstance(o.middlebox, instance, o.config);
     await cluster.routeAll(instance);
+    const egress = def.createEgress?.(def.parseConfig({ ...def.defaultConfig, ...o.config }));
+    if (egress) await cluster.attachSink((p) => egress.receive(p));
     const bar = o.interactive ? progressBar(`${o.middlebox} ×1`, packets.length) : null;
     const r = await cluster.replay(packets, o.pace, (n) => bar?.update(n));
     bar?.stop();
     const settled = await cluster.settle();
-    const outputs = mergeOutputs(await Promise.all([...cluster.instances.values()].map((i) => i.session.outputs())));
+    const outputs = mergeOutputs(await Promise.all([...cluster.instances.keys()].map((name) => cluster.session(name).outputs())));
+    if (egress) outputs.egress = egress.report();
     const report: Report = {
       middlebox: o.middlebox,
       trace: o.trace,

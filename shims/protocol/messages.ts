@@ -52,7 +52,7 @@ export type EventAction = z.infer<typeof eventAction>;
 export const hello = z.object({
   type: z.literal('hello'),
   secret: z.string(),
-  role: z.enum(['mb', 'mb-data', 'switch', 'source', 'controller']),
+  role: z.enum(['mb', 'mb-data', 'switch', 'source', 'controller', 'sink']),
   name: z.string().min(1).max(253),
   pool: z.string().optional(),
   mbType: z.string().optional(),
@@ -78,6 +78,7 @@ export interface MbCounters {
   packetsProcessed: number;
   packetsReceived: number;
   packetsDropped: number;
+  packetsEmitted: number;
   eventsRaised: number;
   eventsBuffered: number;
   entries: Record<Scope, number>;
@@ -135,6 +136,8 @@ export const SWITCH_REQUEST_TYPES: ReadonlySet<string> = new Set(switchRequest.o
 
 export interface SwitchStats {
   received: number;
+  /** Packets each instance emitted back to the switch's egress (e.g. NAT-rewritten). */
+  egress: Record<string, number>;
   forwarded: Record<string, number>;
   dropped: number;
   toController: number;

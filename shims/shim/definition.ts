@@ -57,6 +57,20 @@ export interface MbState<F, M, A> {
   readonly all: A;
 }
 
+/** Where a middlebox sends the packets it emits (rewritten by a NAT, encoded by an RE, ...). */
+export interface MbOutput {
+  emit(packet: WirePacket): void;
+}
+
+/**
+ * The egress side of a middlebox that changes packets: it receives what every instance emitted,
+ * checks it independently of the middlebox (a NAT's checksums, an RE decoder), and reports.
+ */
+export interface EgressChecker {
+  receive(packet: WirePacket): void;
+  report(): Record<string, unknown>;
+}
+
 export interface MiddleboxLogic {
   process(input: PacketInput): void;
   /** The middlebox's outputs, derived from its state (so they move with the state). */
@@ -73,7 +87,9 @@ export interface MiddleboxDefinition<C, F, M, A> {
   readonly perFlow: StateCodec<F>;
   readonly multiFlow: MergeableCodec<M>;
   readonly allFlows: MergeableCodec<A> & { init(): A };
-  createLogic(state: MbState<F, M, A>, config: () => C): MiddleboxLogic;
+  createLogic(state: MbState<F, M, A>, config: () => C, out: MbOutput): MiddleboxLogic;
+  /** For middleboxes that emit packets: a fresh checker for the egress side. */
+  createEgress?(config: C): EgressChecker;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any

@@ -6,7 +6,7 @@
 import type { Address } from '../protocol/address.js';
 import type { Peer } from '../protocol/connection.js';
 import { describeIssues, MB_REQUEST_TYPES, mbRequest } from '../protocol/messages.js';
-import { decodePacketBatch } from '../protocol/packets.js';
+import { decodePacketBatch, encodePacketBatch, type WirePacket } from '../protocol/packets.js';
 import { keepConnected, type Link } from '../protocol/reconnect.js';
 import type { Logger } from '../log/logger.js';
 import type { AnyMiddlebox } from './definition.js';
@@ -53,15 +53,29 @@ export function serveSouthbound(mb: MiddleboxInstance, peer: Peer, msg: unknown)
 export function startMiddleboxNode(o: MiddleboxNodeOptions): MiddleboxNode {
   const pendingEvents: Record<string, unknown>[] = [];
   let controllerPeer: Peer | null = null;
+  // Emitted packets go back to the switch's egress in one batch per batch received.
+  let emitted: WirePacket[] = [];
+  const flushEmitted = () => {
+    if (emitted.length === 0) return;
+    const batch = emitted;
+    emitted = [];
+    dataLink.peer?.sendFrame(encodePacketBatch(batch));
+  };
   const mb = new MiddleboxInstance(o.def, o.config, (event) => {
     if (controllerPeer && !controllerPeer.isClosed) controllerPeer.send(event);
     else pendingEvents.push(event);
+  }, (p) => {
+    emitted.push(p);
+    if (emitted.length >= 256) flushEmitted();
   });
   const controllerLink = keepConnected(o.controller, { secret: o.secret, role: 'mb', name: o.instance, pool: o.pool, mbType: o.def.type }, o.log, (peer) => {
     controllerPeer = peer;
     o.log.info({ instance: o.instance }, 'connected to controller');
     while (pendingEvents.length > 0) peer.send(pendingEvents.shift());
-    peer.on('json', (msg) => serveSouthbound(mb, peer, msg));
+    peer.on('json', (msg) => {
+      serveSouthbound(mb, peer, msg);
+      flushEmitted();
+    });
   });
   const dataLink = keepConnected(o.switchAddress, { secret: o.secret, role: 'mb-data', name: o.instance }, o.log, (peer) => {
     o.log.info({ instance: o.instance }, 'connected to switch');
@@ -74,6 +88,7 @@ export function startMiddleboxNode(o: MiddleboxNodeOptions): MiddleboxNode {
         return;
       }
       for (const p of packets) mb.receive(p);
+      flushEmitted();
     });
   });
   return {

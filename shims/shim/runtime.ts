@@ -38,13 +38,19 @@ export class MiddleboxInstance {
   /** Flows exported by a `get` with raiseEvents: their packets become events from then on. */
   private readonly locked = new Map<string, string>();
   private buffered: WirePacket[] = [];
-  private readonly counters = { packetsReceived: 0, packetsProcessed: 0, packetsDropped: 0, eventsRaised: 0 };
+  private readonly counters = { packetsReceived: 0, packetsProcessed: 0, packetsDropped: 0, packetsEmitted: 0, eventsRaised: 0 };
 
-  constructor(readonly def: AnyMiddlebox, configValues: Record<string, unknown>, private readonly raiseEvent: (msg: Record<string, unknown>) => void) {
+  constructor(readonly def: AnyMiddlebox, configValues: Record<string, unknown>, private readonly raiseEvent: (msg: Record<string, unknown>) => void,
+    emit: (packet: WirePacket) => void = () => {}) {
     this.configValues = { ...def.defaultConfig, ...configValues };
     this.config = def.parseConfig(this.configValues);
     this.tables = new StateTables(def);
-    this.logic = def.createLogic(this.tables, () => this.config);
+    this.logic = def.createLogic(this.tables, () => this.config, {
+      emit: (p) => {
+        this.counters.packetsEmitted++;
+        emit(p);
+      },
+    });
   }
 
   private input(p: WirePacket): PacketInput {

@@ -46,6 +46,8 @@ export class SteeringSwitch {
   private readonly holds = new Map<string, Hold>();
   private readonly sources = new Set<Peer>();
   private readonly controllers = new Set<Peer>();
+  private readonly sinks = new Set<Peer>();
+  private readonly egress = new Map<string, number>();
   private seq = 0;
   private readonly stats = { received: 0, dropped: 0, toController: 0 };
   private readonly forwarded = new Map<string, number>();
@@ -59,6 +61,7 @@ export class SteeringSwitch {
     this.server = await acceptPeers(this.o.listen, this.o.secret, this.o.log, (peer, hello) => {
       if (hello.role === 'source') this.addSource(peer);
       else if (hello.role === 'mb-data') this.addInstance(peer, hello.name);
+      else if (hello.role === 'sink') this.addSink(peer);
       else if (hello.role === 'controller') this.addController(peer);
       else peer.close(`role "${hello.role}" does not connect to a switch`);
     });
@@ -70,7 +73,7 @@ export class SteeringSwitch {
 
   stop(): void {
     this.controllerLink?.stop();
-    for (const p of [...this.sources, ...this.controllers]) p.close('closed locally');
+    for (const p of [...this.sources, ...this.controllers, ...this.sinks]) p.close('closed locally');
     for (const o of this.outputs.values()) o.peer?.close('closed locally');
     this.server?.close();
   }
@@ -104,11 +107,35 @@ export class SteeringSwitch {
     this.o.log.info({ instance: name }, 'instance connected');
     peer.on('close', () => { if (out.peer === peer) out.peer = null; });
     peer.socket.on('drain', () => this.maybeResume());
+    // What an instance sends back is its egress: count it and pass it to every sink as it came.
+    peer.on('packets', (payload) => {
+      let n: number;
+      try {
+        n = decodePacketBatch(payload).length;
+      } catch (e) {
+        peer.close(`broken egress batch: ${(e as Error).message}`);
+        return;
+      }
+      this.egress.set(name, (this.egress.get(name) ?? 0) + n);
+      const frame = Buffer.allocUnsafe(4 + payload.length);
+      frame.writeUInt32BE(payload.length, 0);
+      payload.copy(frame, 4);
+      for (const s of this.sinks) s.sendFrame(frame);
+    });
     if (out.waiting.length > 0) {
       const waiting = out.waiting;
       out.waiting = [];
       this.send(name, out, waiting);
     }
+  }
+
+  private addSink(peer: Peer): void {
+    this.sinks.add(peer);
+    peer.on('close', () => this.sinks.delete(peer));
+    peer.on('json', (msg) => {
+      const m = msg as { type?: string; id?: number };
+      if (m && m.type === 'barrier' && typeof m.id === 'number') peer.send({ type: 'barrier-ack', id: m.id });
+    });
   }
 
   private addController(peer: Peer): void {
@@ -255,6 +282,7 @@ export class SteeringSwitch {
     for (const h of this.holds.values()) held += h.packets.length;
     return {
       received: this.stats.received,
+      egress: Object.fromEntries(this.egress),
       forwarded: Object.fromEntries(this.forwarded),
       dropped: this.stats.dropped,
       toController: this.stats.toController,
