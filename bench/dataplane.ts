@@ -51,7 +51,7 @@ async function getPut(packets: CapturedPacket[]): Promise<{ flows: number; getMs
     await c.replay(packets, { kind: 'asap' });
     await c.settle(120_000);
     // Each batch is put as soon as it arrives, as a move does: get and put overlap.
-    const bytes = (await src.stats()).bytes['per-flow'];
+    const bytes = (await src.stats(true)).bytes!['per-flow'];
     const t0 = performance.now();
     const puts: Promise<number>[] = [];
     await src.get('per-flow', {}, (cs: Chunk[]) => puts.push(dst.put('per-flow', cs)));

@@ -121,9 +121,10 @@ export class LocalCluster {
       const counters = await Promise.all(sessions.map((s) => s.stats()));
       const forwarded = sessions.reduce((n, s) => n + (stats.forwarded[s.instance] ?? 0), 0);
       const received = counters.reduce((n, c) => n + c.packetsReceived, 0);
-      const emitted = counters.reduce((n, c) => n + c.packetsEmitted, 0);
+      // Per instance: the switch's egress total also counts instances already stopped.
+      const emittedAll = sessions.every((s, i) => (stats.egress[s.instance] ?? 0) >= counters[i].packetsEmitted);
       const egress = Object.values(stats.egress).reduce((a, b) => a + b, 0);
-      const drained = !this.sinkPeer || (egress >= emitted && this.sunk >= egress);
+      const drained = !this.sinkPeer || (emittedAll && this.sunk >= egress);
       if ((received >= forwarded && drained) || Date.now() > deadline) {
         return {
           processed: counters.reduce((n, c) => n + c.packetsProcessed, 0),

@@ -1,37 +1,106 @@
 /** The `openmb local` command line. */
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { createLogger } from '../../shims/log/logger.js';
 import { MIDDLEBOXES } from '../../shims/middleboxes/registry.js';
+import { PARTITION_KEYS, type PartitionKeyKind } from '../../shims/flow/hash.js';
+import { parsePrefix } from '../../shims/flow/address.js';
 import type { Pace } from '../../shims/traffic/replay.js';
+import { GUARANTEES, type Guarantee, type Optimizations } from '../../operator/engine/operation.js';
 import { jsonObject, positiveNumber } from '../options.js';
-import { runLocal } from './run.js';
+import { runLocal, type ScaleStep, type Scenario } from './run.js';
 
 export const BUNDLED_TRACE = fileURLToPath(new URL('../../../data/traces/tryzeek_sumstat.pcap', import.meta.url));
+const DEFAULT_SCHEDULE: ScaleStep[] = [{ at: 0.25, replicas: 2 }, { at: 0.5, replicas: 3 }, { at: 0.75, replicas: 2 }];
+
+function schedule(v: string): ScaleStep[] {
+  return v.split(',').map((item) => {
+    const m = /^(0?\.\d+|1(?:\.0*)?|0):(\d+)$/.exec(item.trim());
+    if (!m) throw new InvalidArgumentError(`--scale: "${item}" is not FRACTION:REPLICAS (e.g. 0.3:2)`);
+    return { at: Number(m[1]), replicas: Number(m[2]) };
+  });
+}
+
+function replicas(v: string): number {
+  if (!/^\d+$/.test(v) || Number(v) < 1) throw new InvalidArgumentError(`--replicas must be a whole number ≥ 1, got "${v}"`);
+  return Number(v);
+}
+
+function fraction(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError(`${name} must be a fraction between 0 and 1, got "${v}"`);
+    return n;
+  };
+}
+
+function prefixes(v: string): string[] {
+  const list = v.split(',').map((s) => s.trim());
+  for (const p of list) {
+    try {
+      parsePrefix(p);
+    } catch (e) {
+      throw new InvalidArgumentError(`--inside: ${(e as Error).message}`);
+    }
+  }
+  return list;
+}
+
+function optimizations(v: string): Optimizations {
+  const names = v === 'all' ? ['parallel-puts', 'early-release', 'late-locking'] : v === 'none' ? [] : v.split(',');
+  const known = ['parallel-puts', 'early-release', 'late-locking'];
+  for (const n of names) if (!known.includes(n)) throw new InvalidArgumentError(`--optimizations: unknown "${n}" (known: all, none, ${known.join(', ')})`);
+  return { parallelPuts: names.includes('parallel-puts'), earlyRelease: names.includes('early-release'), lateLocking: names.includes('late-locking') };
+}
 
 export function localCommand(): Command {
   return new Command('local')
-    .description('run a switch and middlebox instances as processes on this machine, replay a capture through them, and write a report')
+    .description('run a pool on this machine (a switch and middlebox instances as processes), replay a capture through it while it scales, and write a report')
     .addOption(new Option('--middlebox <type>', 'middlebox type').choices(Object.keys(MIDDLEBOXES)).default('monitor'))
     .option('--trace <file>', 'capture to replay (pcap or pcapng)', BUNDLED_TRACE)
-    .option('--out <dir>', 'where report.json and the logs go', 'out')
+    .option('--out <dir>', 'where report.json, timeline.html and the logs go', 'out')
+    .option('--replicas <n>', 'instances at the start', replicas)
+    .option('--scale <schedule>', 'change the desired replicas when a fraction of the trace has been sent, e.g. 0.3:2,0.6:3,0.8:2', schedule)
+    .addOption(new Option('--guarantee <g>', 'guarantee of every move').choices(GUARANTEES).default('loss-free'))
+    .option('--optimizations <list>', 'all, none, or a list of parallel-puts, early-release, late-locking', optimizations)
+    .addOption(new Option('--scenario <s>', 'what happens mid-trace').choices(['scale', 'server-migration', 'failover']).default('scale'))
+    .option('--at <fraction>', 'server-migration and failover: when, as a fraction of the trace', fraction('--at'))
+    .option('--server <ip>', 'server-migration: the server whose flows move (default: the busiest server)')
+    .addOption(new Option('--partition <key>', 'partition key (default: the one the middlebox declares)').choices(PARTITION_KEYS as string[]))
+    .option('--inside <prefixes>', 'for --partition host: the prefixes whose addresses are the hosts', prefixes)
+    .option('--buckets <n>', 'hash buckets the flow space is split into', positiveNumber('--buckets'))
     .option('--rate <pps>', 'replay at this many packets per second', positiveNumber('--rate'))
     .option('--speed <factor>', 'replay at the capture\'s own timing, this many times faster', positiveNumber('--speed'))
+    .option('--compare', 'also run the trace through one unscaled instance and report the differences')
     .option('--config <json>', 'middlebox configuration values as a JSON object', jsonObject('--config'), {})
     .addHelpText('after', `
-Without --trace, the bundled capture ${join('data', 'traces', 'tryzeek_sumstat.pcap')} is used.
+With no options at all, the bundled capture ${join('data', 'traces', 'tryzeek_sumstat.pcap')} goes through a monitor
+pool that scales 1 -> 2 -> 3 -> 2 (loss-free), compared against one unscaled instance.
 Without --rate or --speed, packets go as fast as the switch and middleboxes take them.
 
-report.json holds packets {sent, processed, dropped}, instances [{name, packets}] and the
-middlebox's outputs (monitor: flows [{proto, a, b, packets, bytes, ...}], hosts, totals).`)
-    .action(async (o: { middlebox: string; trace: string; out: string; rate?: number; speed?: number; config: Record<string, unknown> }, cmd: Command) => {
+Writes DIR/report.json: packets {sent, processed, dropped, reordered}, instances, operations
+[{kind, guarantee, from, to, flows, bytes, eventsHeld, eventsReleased, durationMs, startedAt, endedAt}],
+and the pool's merged outputs (monitor: flows, hosts, totals); and DIR/timeline.html.`)
+    .action(async (o: {
+      middlebox: string; trace: string; out: string; replicas?: number; scale?: ScaleStep[]; guarantee: Guarantee; optimizations?: Optimizations;
+      scenario: Scenario; at?: number; server?: string; partition?: PartitionKeyKind; inside?: string[]; buckets?: number;
+      rate?: number; speed?: number; compare?: boolean; config: Record<string, unknown>;
+    }, cmd: Command) => {
       if (o.rate && o.speed) cmd.error('error: --rate and --speed cannot be used together');
-      const pace: Pace = o.rate ? { kind: 'rate', pps: o.rate } : o.speed ? { kind: 'timing', speed: o.speed } : { kind: 'asap' };
+      const bare = process.argv.slice(3).length === 0;
+      const pace: Pace = o.rate ? { kind: 'rate', pps: o.rate } : o.speed ? { kind: 'timing', speed: o.speed } : bare ? { kind: 'rate', pps: 5000 } : { kind: 'asap' };
       const log = createLogger('local', process.env.OPENMB_LOG_LEVEL ?? 'warn');
-      const report = await runLocal({ middlebox: o.middlebox, trace: o.trace, out: o.out, pace, config: o.config, log, interactive: true });
+      const report = await runLocal({
+        middlebox: o.middlebox, trace: o.trace, out: o.out, pace, config: o.config, log, interactive: true,
+        replicas: o.replicas, schedule: o.scale ?? (bare ? DEFAULT_SCHEDULE : []), guarantee: o.guarantee, optimizations: o.optimizations,
+        scenario: o.scenario, at: o.at, server: o.server, partitionKey: o.partition, inside: o.inside, buckets: o.buckets, compare: o.compare ?? bare,
+      });
       const p = report.packets;
-      process.stdout.write(`${report.middlebox}: sent ${p.sent}, processed ${p.processed}, dropped ${p.dropped} in ${report.durationMs} ms\n`);
-      process.stdout.write(`report: ${join(o.out, 'report.json')}\n`);
+      process.stdout.write(`${report.middlebox}: sent ${p.sent}, processed ${p.processed}, dropped ${p.dropped}, reordered ${p.reordered}; ` +
+        `${report.operations.length} operations, ${report.instances.filter((i) => i.state === 'live').length} instances at the end, ${report.durationMs} ms\n`);
+      if (report.comparison) process.stdout.write(`outputs ${report.comparison.equal ? 'equal' : 'DIFFER from'} the unscaled run\n`);
+      for (const e of report.errors) process.stdout.write(`error: ${e}\n`);
+      process.stdout.write(`report: ${join(o.out, 'report.json')}\ntimeline: ${join(o.out, 'timeline.html')}\n`);
     });
 }

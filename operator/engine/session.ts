@@ -25,6 +25,8 @@ const PARTIALS = new Set(['state']);
 
 export class MbSession extends EventEmitter<MbSessionEvents> {
   private readonly rpc: RpcClient;
+  /** Per-flow entries at the last stats reply: what is lost, at most, if this instance dies. */
+  lastEntries: number | null = null;
 
   constructor(readonly peer: Peer, readonly pool: string, readonly instance: string, readonly mbType: string) {
     super();
@@ -73,8 +75,10 @@ export class MbSession extends EventEmitter<MbSessionEvents> {
     return (await this.rpc.request<{ count: number }>({ type: 'process', packets })).count;
   }
 
-  async stats(): Promise<MbCounters> {
-    return (await this.rpc.request<{ counters: MbCounters }>({ type: 'get-stats' })).counters;
+  async stats(withBytes = false): Promise<MbCounters> {
+    const counters = (await this.rpc.request<{ counters: MbCounters }>({ type: 'get-stats', bytes: withBytes })).counters;
+    this.lastEntries = counters.entries['per-flow'];
+    return counters;
   }
 
   async outputs(): Promise<Record<string, unknown>> {

@@ -32,6 +32,8 @@ export interface Chunk {
   scope: Scope;
   key: string | null;
   state: unknown;
+  /** Per-flow only: the highest switch sequence number the flow has been processed at (set by the shim). */
+  seq?: number;
 }
 const chunks = z.array(z.custom<Chunk>());
 
@@ -68,7 +70,8 @@ export const mbRequest = z.discriminatedUnion('type', [
   z.object({ type: z.literal('enable-events'), id, filter: filterSchema, action: eventAction }),
   z.object({ type: z.literal('disable-events'), id, filter: filterSchema }),
   z.object({ type: z.literal('process'), id, packets: z.array(jsonPacket) }),
-  z.object({ type: z.literal('get-stats'), id }),
+  /** `bytes` asks for the serialized size of each scope too, which walks every table. */
+  z.object({ type: z.literal('get-stats'), id, bytes: z.boolean().optional() }),
   z.object({ type: z.literal('get-outputs'), id }),
 ]);
 export type MbRequest = z.infer<typeof mbRequest>;
@@ -79,10 +82,12 @@ export interface MbCounters {
   packetsReceived: number;
   packetsDropped: number;
   packetsEmitted: number;
+  packetsReordered: number;
   eventsRaised: number;
   eventsBuffered: number;
   entries: Record<Scope, number>;
-  bytes: Record<Scope, number>;
+  /** Present when asked for (get-stats with bytes). */
+  bytes?: Record<Scope, number>;
 }
 
 export const errorCause = z.enum(['malformed', 'unsupported', 'unknown-key', 'internal', 'unauthorized']);

@@ -99,7 +99,7 @@ test.serial('a put with a chunk the middlebox cannot decode changes nothing', as
   const err = await t.throwsAsync(session.put('per-flow', [
     { scope: 'per-flow', key: '6 10.0.0.1 1 10.0.0.2 2', state: ['x', 1, 1, 60, 60, 0, 0, null] },
   ]));
-  t.regex(err.message, /^malformed: chunks\[0\]: client must be "a" or "b"/);
+  t.regex(err.message, /^malformed: chunks\[0\]: flow state must be \[packetsAB/);
   t.is((await session.stats()).entries['per-flow'], before.entries['per-flow']);
 });
 

@@ -6,6 +6,7 @@
 import type { Decoded } from '../flow/decode.js';
 import type { PartitionKeyKind } from '../flow/hash.js';
 import type { FlowKey, PacketFlow } from '../flow/key.js';
+import type { Scope } from '../protocol/messages.js';
 import type { WirePacket } from '../protocol/packets.js';
 
 export class ConfigError extends Error {
@@ -83,11 +84,23 @@ export interface MiddleboxDefinition<C, F, M, A> {
   /** The partition key that keeps each of its multi-flow groups on one instance. */
   readonly partitionKey: PartitionKeyKind;
   readonly defaultConfig: Record<string, unknown>;
+  /**
+   * True when all-flows state is shared knowledge (a cache) that a new instance should start
+   * with, rather than a per-instance tally (counters), which would be counted twice if copied.
+   */
+  readonly sharedAllFlows?: boolean;
   parseConfig(values: Record<string, unknown>): C;
   readonly perFlow: StateCodec<F>;
   readonly multiFlow: MergeableCodec<M>;
   readonly allFlows: MergeableCodec<A> & { init(): A };
   createLogic(state: MbState<F, M, A>, config: () => C, out: MbOutput): MiddleboxLogic;
+  /**
+   * Called after a `put` is applied, with the keys it wrote (flow ids, host keys; none for
+   * all-flows): for state that must be reserved where it lands, e.g. a NAT's external ports.
+   */
+  onPut?(state: MbState<F, M, A>, scope: Scope, keys: readonly string[]): void;
+  /** Called before state is removed, by a `del` or by a per-flow `put` that replaces it; the keys' state is still there. */
+  onDelete?(state: MbState<F, M, A>, scope: Scope, keys: readonly string[]): void;
   /** For middleboxes that emit packets: a fresh checker for the egress side. */
   createEgress?(config: C): EgressChecker;
 }

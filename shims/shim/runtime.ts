@@ -35,10 +35,13 @@ export class MiddleboxInstance {
   private configValues: Record<string, unknown>;
   private config: unknown;
   private rules: EventRule[] = [];
-  /** Flows exported by a `get` with raiseEvents: their packets become events from then on. */
-  private readonly locked = new Map<string, string>();
   private buffered: WirePacket[] = [];
-  private readonly counters = { packetsReceived: 0, packetsProcessed: 0, packetsDropped: 0, packetsEmitted: 0, eventsRaised: 0 };
+  /**
+   * The highest switch sequence number processed per flow, to count packets a flow saw out of the
+   * switch's order. It travels with the flow's state (as the chunk's `seq`), so a move keeps it.
+   */
+  private readonly lastSeq = new Map<string, number>();
+  private readonly counters = { packetsReceived: 0, packetsProcessed: 0, packetsDropped: 0, packetsEmitted: 0, packetsReordered: 0, eventsRaised: 0 };
 
   constructor(readonly def: AnyMiddlebox, configValues: Record<string, unknown>, private readonly raiseEvent: (msg: Record<string, unknown>) => void,
     emit: (packet: WirePacket) => void = () => {}) {
@@ -61,6 +64,12 @@ export class MiddleboxInstance {
   private process(input: PacketInput): void {
     this.logic.process(input);
     this.counters.packetsProcessed++;
+    const seq = input.packet.seq;
+    if (input.flow && seq > 0) {
+      const last = this.lastSeq.get(input.flow.id) ?? 0;
+      if (seq < last) this.counters.packetsReordered++;
+      else this.lastSeq.set(input.flow.id, seq);
+    }
   }
 
   private event(input: PacketInput): void {
@@ -72,12 +81,8 @@ export class MiddleboxInstance {
   receive(p: WirePacket): void {
     this.counters.packetsReceived++;
     const input = this.input(p);
-    if (this.rules.length === 0 && this.locked.size === 0) {
+    if (this.rules.length === 0) {
       this.process(input);
-      return;
-    }
-    if (input.flow && this.locked.has(input.flow.id)) {
-      this.event(input);
       return;
     }
     const rule = this.rules.find((r) => matchPacket(r.filter, p.data, input.d, p.inPort));
@@ -107,21 +112,32 @@ export class MiddleboxInstance {
     switch (req.type) {
       case 'get': {
         const f = compileFilter(req.filter);
-        const lock = req.raiseEvents && req.scope === 'per-flow' ? (id: string) => this.locked.set(id, canonicalJson(req.filter)) : undefined;
+        // With raiseEvents the flows are locked in the same step as their export (late locking):
+        // from here on their packets become events, exactly as after enable-events(drop).
+        if (req.raiseEvents) this.enableEvents(req.filter, 'drop');
         let count = 0;
-        for (const chunks of this.tables.get(req.scope, f, GET_BATCH, lock)) {
+        for (const chunks of this.tables.get(req.scope, f, GET_BATCH)) {
           count += chunks.length;
+          if (req.scope === 'per-flow') for (const c of chunks) c.seq = this.lastSeq.get(c.key as string);
           reply({ type: 'state', id: req.id, chunks });
         }
         reply({ type: 'get-ack', id: req.id, count });
         return;
       }
-      case 'put':
-        reply({ type: 'put-ack', id: req.id, count: this.tables.put(req.scope, req.chunks) });
+      case 'put': {
+        const count = this.tables.put(req.scope, req.chunks);
+        if (req.scope === 'per-flow') {
+          for (const c of req.chunks) if (typeof c.seq === 'number') this.lastSeq.set(c.key as string, Math.max(c.seq, this.lastSeq.get(c.key as string) ?? 0));
+        }
+        reply({ type: 'put-ack', id: req.id, count });
         return;
-      case 'del':
-        reply({ type: 'del-ack', id: req.id, count: this.tables.del(req.scope, compileFilter(req.filter)) });
+      }
+      case 'del': {
+        const count = this.tables.del(req.scope, compileFilter(req.filter));
+        if (req.scope === 'per-flow') for (const id of this.lastSeq.keys()) if (!this.tables.flows.map.has(id)) this.lastSeq.delete(id);
+        reply({ type: 'del-ack', id: req.id, count });
         return;
+      }
       case 'get-config':
         reply({ type: 'config', id: req.id, values: this.configValues });
         return;
@@ -132,13 +148,10 @@ export class MiddleboxInstance {
         reply({ type: 'put-config-ack', id: req.id });
         return;
       }
-      case 'enable-events': {
-        const spec = canonicalJson(req.filter);
-        this.rules = this.rules.filter((r) => r.spec !== spec);
-        this.rules.push({ filter: compileFilter(req.filter), spec, action: req.action });
+      case 'enable-events':
+        this.enableEvents(req.filter, req.action);
         reply({ type: 'events-ack', id: req.id });
         return;
-      }
       case 'disable-events':
         reply({ type: 'events-ack', id: req.id, released: this.disableEvents(req.filter) });
         return;
@@ -149,7 +162,7 @@ export class MiddleboxInstance {
         return;
       }
       case 'get-stats':
-        reply({ type: 'stats', id: req.id, counters: this.stats() });
+        reply({ type: 'stats', id: req.id, counters: this.stats(req.bytes === true) });
         return;
       case 'get-outputs':
         reply({ type: 'outputs', id: req.id, outputs: this.logic.outputs() });
@@ -157,11 +170,17 @@ export class MiddleboxInstance {
     }
   }
 
+  private enableEvents(filter: unknown, action: EventAction): void {
+    const spec = canonicalJson(filter);
+    const compiled = compileFilter(filter);
+    this.rules = this.rules.filter((r) => r.spec !== spec);
+    this.rules.push({ filter: compiled, spec, action });
+  }
+
   /** Ends the event rule with this filter and processes, in arrival order, what it held. */
   private disableEvents(filter: unknown): number {
     const spec = canonicalJson(filter);
     this.rules = this.rules.filter((r) => r.spec !== spec);
-    for (const [id, s] of this.locked) if (s === spec) this.locked.delete(id);
     const held = this.buffered;
     this.buffered = [];
     let released = 0;
@@ -174,14 +193,12 @@ export class MiddleboxInstance {
     return released;
   }
 
-  stats(): MbCounters {
+  stats(withBytes = false): MbCounters {
     const entries = {} as Record<Scope, number>;
-    const bytes = {} as Record<Scope, number>;
-    for (const s of SCOPES) {
-      entries[s] = this.tables.entries(s);
-      bytes[s] = this.tables.bytes(s);
-    }
-    return { ...this.counters, eventsBuffered: this.buffered.length, entries, bytes };
+    for (const s of SCOPES) entries[s] = this.tables.entries(s);
+    const counters: MbCounters = { ...this.counters, eventsBuffered: this.buffered.length, entries };
+    if (withBytes) counters.bytes = Object.fromEntries(SCOPES.map((s) => [s, this.tables.bytes(s)])) as Record<Scope, number>;
+    return counters;
   }
 
   outputs(): Record<string, unknown> {

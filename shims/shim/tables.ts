@@ -62,14 +62,13 @@ export class StateTables<F, M, A> implements MbState<F, M, A> {
     return this.allState;
   }
 
-  /** Exports matching state in batches; `onFlow` sees each exported per-flow id (late locking). */
-  *get(scope: Scope, f: CompiledFilter, batch: number, onFlow?: (id: string, key: FlowKey) => void): Generator<Chunk[]> {
+  /** Exports matching state in batches. */
+  *get(scope: Scope, f: CompiledFilter, batch: number): Generator<Chunk[]> {
     let out: Chunk[] = [];
     if (scope === 'per-flow') {
       const all = isMatchAll(f);
       for (const [id, e] of this.flows.map) {
         if (!all && !matchFlowKey(f, e.key)) continue;
-        onFlow?.(id, e.key);
         out.push({ scope, key: id, state: this.def.perFlow.encode(e.state) });
         if (out.length >= batch) { yield out; out = []; }
       }
@@ -108,6 +107,11 @@ export class StateTables<F, M, A> implements MbState<F, M, A> {
         throw new StateError('malformed', `chunks[${i}]: ${(e as Error).message}`);
       }
     });
+    const keys = decoded.flatMap((c) => (c.key === null ? [] : [c.key]));
+    if (scope === 'per-flow') {
+      const replaced = keys.filter((k) => this.flows.map.has(k));
+      if (replaced.length > 0) this.def.onDelete?.(this, scope, replaced);
+    }
     for (const c of decoded) {
       if (scope === 'per-flow') {
         this.flows.set(c.key!, c.flow!, c.state as F);
@@ -118,25 +122,27 @@ export class StateTables<F, M, A> implements MbState<F, M, A> {
         this.allState = this.def.allFlows.merge(this.allState, c.state);
       }
     }
+    this.def.onPut?.(this, scope, keys);
     return decoded.length;
   }
 
   del(scope: Scope, f: CompiledFilter): number {
-    let n = 0;
+    if (scope === 'all-flows') {
+      this.def.onDelete?.(this, scope, []);
+      this.allState = this.def.allFlows.init();
+      return 1;
+    }
+    const keys: string[] = [];
     if (scope === 'per-flow') {
       const all = isMatchAll(f);
-      for (const [id, e] of this.flows.map) {
-        if (all || matchFlowKey(f, e.key)) { this.flows.map.delete(id); n++; }
-      }
-    } else if (scope === 'multi-flow') {
-      for (const key of this.groups.map.keys()) {
-        if (matchHost(f, key)) { this.groups.map.delete(key); n++; }
-      }
+      for (const [id, e] of this.flows.map) if (all || matchFlowKey(f, e.key)) keys.push(id);
     } else {
-      this.allState = this.def.allFlows.init();
-      n = 1;
+      for (const key of this.groups.map.keys()) if (matchHost(f, key)) keys.push(key);
     }
-    return n;
+    if (keys.length > 0) this.def.onDelete?.(this, scope, keys);
+    const map: Map<string, unknown> = scope === 'per-flow' ? this.flows.map : this.groups.map;
+    for (const k of keys) map.delete(k);
+    return keys.length;
   }
 
   entries(scope: Scope): number {

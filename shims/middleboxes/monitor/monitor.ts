@@ -4,10 +4,11 @@
  * host answered on and OS hints from handshakes; instance totals.
  */
 import { PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../../flow/decode.js';
-import { type FlowKey, protoName } from '../../flow/key.js';
+import type { FlowKey } from '../../flow/key.js';
 import { ConfigError, type MbState, type MiddleboxDefinition, type PacketInput } from '../../shim/definition.js';
 import {
-  type FlowRecord, flowCodec, type HostRecord, hostCodec, MAX_OS_HINTS, MAX_SERVICES, type TcpState, type Totals, totalsCodec, unionBounded,
+  type FlowRecord, flowCodec, type HostRecord, hostCodec, MAX_OS_HINTS, MAX_SERVICES, SENT_ACK, SENT_FIN, SENT_RST, SENT_SYN, SENT_SYNACK,
+  type TcpState, type Totals, totalsCodec, unionBounded,
 } from './state.js';
 
 export interface MonitorConfig {
@@ -39,16 +40,37 @@ function initialTtl(ttl: number): number {
   return ttl <= 32 ? 32 : ttl <= 64 ? 64 : ttl <= 128 ? 128 : 255;
 }
 
-function nextTcpState(s: TcpState | null, flags: number): TcpState {
-  if (flags & TCP_RST) return 'reset';
+/** The side that opened a flow: the SYN sender, else the SYN-ACK receiver, else whoever spoke first. */
+export function clientOf(f: FlowRecord): 'a' | 'b' {
+  const synA = (f.flagsA & SENT_SYN) !== 0;
+  const synB = (f.flagsB & SENT_SYN) !== 0;
+  if (synA !== synB) return synA ? 'a' : 'b';
+  const synAckA = (f.flagsA & SENT_SYNACK) !== 0;
+  const synAckB = (f.flagsB & SENT_SYNACK) !== 0;
+  if (synAckA !== synAckB) return synAckA ? 'b' : 'a';
+  if (f.firstBA < 0) return 'a';
+  if (f.firstAB < 0) return 'b';
+  return f.firstAB <= f.firstBA ? 'a' : 'b';
+}
+
+export function tcpStateOf(f: FlowRecord): TcpState {
+  const all = f.flagsA | f.flagsB;
+  if (all & SENT_RST) return 'reset';
+  const finA = (f.flagsA & SENT_FIN) !== 0;
+  const finB = (f.flagsB & SENT_FIN) !== 0;
+  if (finA && finB) return 'closed';
+  if (finA || finB) return 'closing';
+  const [c, s] = clientOf(f) === 'a' ? [f.flagsA, f.flagsB] : [f.flagsB, f.flagsA];
+  if (!(c & SENT_SYN)) return 'midstream';
+  if (!(s & SENT_SYNACK)) return 'syn';
+  return c & SENT_ACK ? 'established' : 'syn-ack';
+}
+
+function sentBits(flags: number): number {
   const syn = (flags & TCP_SYN) !== 0;
   const ack = (flags & TCP_ACK) !== 0;
-  if (s === null) return syn ? (ack ? 'syn-ack' : 'syn') : 'midstream';
-  if (s === 'reset' || s === 'closed') return s;
-  if (flags & TCP_FIN) return s === 'closing' ? 'closed' : 'closing';
-  if (s === 'syn' && syn && ack) return 'syn-ack';
-  if (s === 'syn-ack' && ack && !syn) return 'established';
-  return s;
+  return (syn && !ack ? SENT_SYN : 0) | (syn && ack ? SENT_SYNACK : 0) | (ack && !syn ? SENT_ACK : 0)
+    | (flags & TCP_FIN ? SENT_FIN : 0) | (flags & TCP_RST ? SENT_RST : 0);
 }
 
 function newHost(ts: number): HostRecord {
@@ -108,31 +130,32 @@ export const monitor: MiddleboxDefinition<MonitorConfig, FlowRecord, HostRecord,
       const isTcp = d.proto === PROTO_TCP;
       let f = state.flows.get(flow.id);
       if (!f) {
-        // The opener is the sender of the first packet, unless that packet is a SYN-ACK.
-        const synAck = isTcp && (d.tcpFlags & (TCP_SYN | TCP_ACK)) === (TCP_SYN | TCP_ACK);
-        const senderIsA = flow.forward;
-        f = {
-          client: senderIsA !== synAck ? 'a' : 'b',
-          packetsAB: 0, packetsBA: 0, bytesAB: 0, bytesBA: 0, first: ts, last: ts, tcp: null,
-        };
+        f = { packetsAB: 0, packetsBA: 0, bytesAB: 0, bytesBA: 0, firstAB: -1, firstBA: -1, last: ts, flagsA: 0, flagsB: 0 };
         state.flows.set(flow.id, flow.key, f);
         all.flows++;
       }
-      if (flow.forward) { f.packetsAB++; f.bytesAB += len; } else { f.packetsBA++; f.bytesBA += len; }
-      if (ts < f.first) f.first = ts;
+      if (flow.forward) {
+        f.packetsAB++;
+        f.bytesAB += len;
+        if (f.firstAB < 0 || ts < f.firstAB) f.firstAB = ts;
+        if (isTcp) f.flagsA |= sentBits(d.tcpFlags);
+      } else {
+        f.packetsBA++;
+        f.bytesBA += len;
+        if (f.firstBA < 0 || ts < f.firstBA) f.firstBA = ts;
+        if (isTcp) f.flagsB |= sentBits(d.tcpFlags);
+      }
       if (ts > f.last) f.last = ts;
-      if (isTcp) f.tcp = nextTcpState(f.tcp, d.tcpFlags);
       if (!config().hosts) return;
-      const senderIsClient = (f.client === 'a') === flow.forward;
-      const proto = protoName(d.proto);
       const h = state.groups.get(src.ip)!;
       if (isTcp && (d.tcpFlags & TCP_SYN)) {
         const kind = d.tcpFlags & TCP_ACK ? 'synack' : 'syn';
         h.os = addTo(h.os, `${kind} ttl=${initialTtl(d.ttl)} win=${d.tcpWindow}`, MAX_OS_HINTS);
         if (kind === 'synack') h.services = addTo(h.services, `tcp/${src.port}`, MAX_SERVICES);
       }
-      if (!senderIsClient && d.payloadLen > 0 && (isTcp || d.proto === PROTO_UDP)) {
-        h.services = addTo(h.services, `${proto}/${src.port}`, MAX_SERVICES);
+      // A UDP answer from a well-known port to an ephemeral one marks a service (order-free, unlike "who spoke first").
+      if (d.proto === PROTO_UDP && d.payloadLen > 0 && src.port < 1024 && dst.port >= 1024) {
+        h.services = addTo(h.services, `udp/${src.port}`, MAX_SERVICES);
       }
     };
 
@@ -152,11 +175,13 @@ export const monitor: MiddleboxDefinition<MonitorConfig, FlowRecord, HostRecord,
 };
 
 function flowOutput(key: FlowKey, f: FlowRecord): MonitorFlowOutput {
+  const isTcp = key.proto === PROTO_TCP;
+  const first = f.firstAB < 0 ? f.firstBA : f.firstBA < 0 ? f.firstAB : Math.min(f.firstAB, f.firstBA);
   return {
-    proto: key.proto === PROTO_TCP ? 'tcp' : 'udp', a: key.a, b: key.b,
+    proto: isTcp ? 'tcp' : 'udp', a: key.a, b: key.b,
     packets: f.packetsAB + f.packetsBA, bytes: f.bytesAB + f.bytesBA,
     packetsAB: f.packetsAB, packetsBA: f.packetsBA, bytesAB: f.bytesAB, bytesBA: f.bytesBA,
-    first: f.first, last: f.last, client: f.client, tcp: f.tcp,
+    first, last: f.last, client: clientOf(f), tcp: isTcp ? tcpStateOf(f) : null,
   };
 }
 

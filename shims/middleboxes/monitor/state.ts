@@ -1,20 +1,33 @@
 /** The monitor's state in its three scopes, with the codecs the shim moves it with. */
 import { z } from 'zod';
 
-/** TCP connection states, after the packets seen so far (both directions). */
+/** TCP connection states, derived from the flags each side has sent. */
 export const TCP_STATES = ['syn', 'syn-ack', 'established', 'closing', 'closed', 'reset', 'midstream'] as const;
 export type TcpState = (typeof TCP_STATES)[number];
 
+/** What one side of a TCP flow has sent, as bits: a set, so the order packets came in does not matter. */
+export const SENT_SYN = 1;
+export const SENT_SYNACK = 2;
+export const SENT_ACK = 4;
+export const SENT_FIN = 8;
+export const SENT_RST = 16;
+
+/**
+ * Everything in a flow record is order-independent (sums, minima, maxima, sets of flags), so a
+ * loss-free move that releases held packets after newer ones still yields the same record.
+ */
 export interface FlowRecord {
-  /** Which endpoint opened the flow: 'a' or 'b' of the canonical key. */
-  client: 'a' | 'b';
   packetsAB: number;
   packetsBA: number;
   bytesAB: number;
   bytesBA: number;
-  first: number;
+  /** First packet time from each side; -1 when that side has sent nothing. */
+  firstAB: number;
+  firstBA: number;
   last: number;
-  tcp: TcpState | null;
+  /** SENT_* bits of what `a` and `b` have sent (TCP only). */
+  flagsA: number;
+  flagsB: number;
 }
 
 export interface HostRecord {
@@ -65,19 +78,18 @@ export function unionBounded(a: string[], b: string[], max: number): string[] {
 }
 
 /**
- * Flow records travel as arrays [client, packetsAB, packetsBA, bytesAB, bytesBA, first, last, tcp]:
- * a move carries one per flow, so the compact form and a hand-written check pay off.
+ * Flow records travel as arrays [packetsAB, packetsBA, bytesAB, bytesBA, firstAB, firstBA, last,
+ * flagsA, flagsB]: a move carries one per flow, so the compact form and a hand-written check pay off.
  */
 export const flowCodec = {
-  encode: (s: FlowRecord): unknown => [s.client, s.packetsAB, s.packetsBA, s.bytesAB, s.bytesBA, s.first, s.last, s.tcp],
+  encode: (s: FlowRecord): unknown => [s.packetsAB, s.packetsBA, s.bytesAB, s.bytesBA, s.firstAB, s.firstBA, s.last, s.flagsA, s.flagsB],
   decode: (j: unknown): FlowRecord => {
-    if (!Array.isArray(j) || j.length !== 8) throw new Error('flow state must be [client, packetsAB, packetsBA, bytesAB, bytesBA, first, last, tcp]');
-    const [client, packetsAB, packetsBA, bytesAB, bytesBA, first, last, tcp] = j;
-    if (client !== 'a' && client !== 'b') throw new Error(`client must be "a" or "b", got ${JSON.stringify(client)}`);
+    if (!Array.isArray(j) || j.length !== 9) throw new Error('flow state must be [packetsAB, packetsBA, bytesAB, bytesBA, firstAB, firstBA, last, flagsA, flagsB]');
+    const [packetsAB, packetsBA, bytesAB, bytesBA, firstAB, firstBA, last, flagsA, flagsB] = j;
     if (!isCount(packetsAB) || !isCount(packetsBA) || !isCount(bytesAB) || !isCount(bytesBA)) throw new Error('packet and byte counters must be non-negative integers');
-    if (typeof first !== 'number' || typeof last !== 'number') throw new Error('first and last must be timestamps');
-    if (tcp !== null && !TCP_STATES.includes(tcp)) throw new Error(`tcp state ${JSON.stringify(tcp)} is not one of ${TCP_STATES.join(', ')}`);
-    return { client, packetsAB, packetsBA, bytesAB, bytesBA, first, last, tcp };
+    if (typeof firstAB !== 'number' || typeof firstBA !== 'number' || typeof last !== 'number') throw new Error('firstAB, firstBA and last must be timestamps');
+    if (!isCount(flagsA) || !isCount(flagsB) || flagsA > 31 || flagsB > 31) throw new Error('flagsA and flagsB must be flag sets 0-31');
+    return { packetsAB, packetsBA, bytesAB, bytesBA, firstAB, firstBA, last, flagsA, flagsB };
   },
 };
 

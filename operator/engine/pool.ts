@@ -1,0 +1,92 @@
+/**
+ * Carries out a placement plan for one pool: starts instances, clones configuration (and shared
+ * all-flows state, for middleboxes that declare it) into new ones, moves buckets with the pool's
+ * guarantee, merges what a leaving instance still holds into a survivor, and stops it only then.
+ * The same executor serves `openmb local` (process runtime) and the operator (pods).
+ */
+import type { Scope } from '../../shims/protocol/messages.js';
+import type { AnyMiddlebox } from '../../shims/shim/definition.js';
+import type { Logger } from '../../shims/log/logger.js';
+import { applyStep, type Placement, type Step } from '../placement/plan.js';
+import type { BucketRouter } from '../routing/bucket-router.js';
+import type { MbController } from './controller.js';
+import type { Guarantee, OperationStatus, Optimizations } from './operation.js';
+
+/** Starts and stops instance processes (local processes, or pods in a cluster). */
+export interface InstanceRuntime {
+  /** Starts an instance; resolves once it is connected to the controller. */
+  start(name: string): Promise<void>;
+  stop(name: string): Promise<void>;
+}
+
+export interface PoolOptions {
+  def: AnyMiddlebox;
+  guarantee: Guarantee;
+  optimizations: Optimizations;
+  log: Logger;
+  onOperation?: (s: OperationStatus) => void;
+  onStep?: (step: Step, placement: Placement) => void;
+}
+
+export class PoolExecutor {
+  placement: Placement;
+
+  constructor(initial: Placement, private readonly controller: MbController, private readonly router: BucketRouter,
+    private readonly runtime: InstanceRuntime, private readonly o: PoolOptions) {
+    this.placement = initial;
+  }
+
+  /**
+   * Moving buckets carries per-flow state, and multi-flow state too when the pool is partitioned
+   * by host: then each host's group lives in exactly one bucket. Under other keys a host's state
+   * spans buckets, so it stays where it is and is merged when its instance leaves.
+   */
+  private moveScopes(): Scope[] {
+    return this.router.partitioning.key === 'host' ? ['per-flow', 'multi-flow'] : ['per-flow'];
+  }
+
+  async run(steps: Step[]): Promise<void> {
+    for (const step of steps) {
+      await this.execute(step);
+      this.placement = applyStep(this.placement, step);
+      for (let b = 0; b < this.placement.owner.length; b++) this.router.owner[b] = this.placement.owner[b];
+      this.o.onStep?.(step, this.placement);
+    }
+  }
+
+  private async execute(step: Step): Promise<void> {
+    const onProgress = this.o.onOperation;
+    switch (step.kind) {
+      case 'create': {
+        await this.runtime.start(step.instance);
+        if (this.placement.instances.length === 0) {
+          // The first instance takes every bucket: there is no state anywhere yet.
+          this.router.owner.fill(step.instance);
+          await this.router.apply();
+        }
+        return;
+      }
+      case 'clone': {
+        const values = await this.controller.session(step.from).getConfig();
+        await this.controller.session(step.to).putConfig(values);
+        if (this.o.def.sharedAllFlows) await this.controller.clone(step.from, step.to, {}, ['all-flows'], { onProgress });
+        return;
+      }
+      case 'move': {
+        const s = await this.controller.move(step.from, step.to, this.router.bucketFilter(step.buckets), this.moveScopes(),
+          { guarantee: this.o.guarantee, optimizations: this.o.optimizations, onProgress });
+        if (s.phase === 'Failed') throw new Error(`move of buckets ${step.buckets.join(',')} from ${step.from} to ${step.to} failed: ${s.error}`);
+        return;
+      }
+      case 'merge': {
+        // Tallies add up and caches union (each middlebox's put decides how), so both scopes merge.
+        const s = await this.controller.merge([step.from], step.to, {}, ['multi-flow', 'all-flows'], { onProgress });
+        if (s.phase === 'Failed') throw new Error(`merge of ${step.from} into ${step.to} failed: ${s.error}`);
+        return;
+      }
+      case 'remove':
+        await this.runtime.stop(step.instance);
+        return;
+    }
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * The route controller for a pool: hash buckets to instances, plus pinned partitions, compiled
+ * into one flow table and installed on every switch as a single atomic change. Pins outrank
+ * buckets; a catch-all rule sends packets without IP (ARP, STP, ...) to bucket 0's owner.
+ */
+import type { FlowFilter } from '../../shims/flow/filter.js';
+import type { PartitionKeyKind } from '../../shims/flow/hash.js';
+import type { Rule } from '../../shims/protocol/messages.js';
+import type { Routing } from '../engine/operation.js';
+import type { SwitchSession } from './switch-session.js';
+
+export interface Partitioning {
+  key: PartitionKeyKind;
+  buckets: number;
+  inside?: string[];
+}
+
+export interface PinnedRoute {
+  name: string;
+  filter: FlowFilter;
+  instance: string;
+}
+
+const PIN_PRIORITY = 200;
+const BUCKET_PRIORITY = 100;
+
+export class BucketRouter implements Routing {
+  /** owner[b]: the instance bucket b is routed to. */
+  readonly owner: (string | null)[];
+  private pins: PinnedRoute[] = [];
+
+  constructor(private readonly switches: () => SwitchSession[], readonly partitioning: Partitioning) {
+    this.owner = new Array(partitioning.buckets).fill(null);
+  }
+
+  bucketFilter(ids: number[]): FlowFilter {
+    const p = this.partitioning;
+    return { buckets: { key: p.key, of: p.buckets, ids: [...ids].sort((a, b) => a - b), ...(p.inside ? { inside: p.inside } : {}) } };
+  }
+
+  /** The buckets an instance owns. */
+  bucketsOf(instance: string): number[] {
+    const ids: number[] = [];
+    this.owner.forEach((o, b) => { if (o === instance) ids.push(b); });
+    return ids;
+  }
+
+  rules(): Rule[] {
+    const rules: Rule[] = this.pins.map((p) => ({ id: `pin-${p.name}`, priority: PIN_PRIORITY, match: p.filter, action: { type: 'forward', instance: p.instance } }));
+    const owners = [...new Set(this.owner.filter((o): o is string => o !== null))].sort();
+    for (const inst of owners) {
+      rules.push({ id: `buckets-${inst}`, priority: BUCKET_PRIORITY, match: this.bucketFilter(this.bucketsOf(inst)), action: { type: 'forward', instance: inst } });
+    }
+    const fallback = this.owner[0];
+    if (fallback) rules.push({ id: 'non-ip', priority: 0, match: {}, action: { type: 'forward', instance: fallback } });
+    return rules;
+  }
+
+  /** Installs the current table on every switch; resolves once all acknowledged it. */
+  async apply(): Promise<void> {
+    const rules = this.rules();
+    await Promise.all(this.switches().map((s) => s.flowMod([{ op: 'replace-all', rules }])));
+  }
+
+  /** Re-routes: a bucket filter of this partitioning changes owners; any other filter becomes a pin. */
+  async route(filter: FlowFilter, instance: string): Promise<void> {
+    const b = filter.buckets;
+    const keys = Object.keys(filter);
+    if (b && keys.length === 1 && b.key === this.partitioning.key && b.of === this.partitioning.buckets) {
+      for (const id of b.ids) this.owner[id] = instance;
+    } else {
+      const name = JSON.stringify(filter);
+      this.pins = [...this.pins.filter((p) => p.name !== name), { name, filter, instance }];
+    }
+    await this.apply();
+  }
+
+  setPins(pins: PinnedRoute[]): void {
+    this.pins = [...pins];
+  }
+
+  async forwardedTo(instance: string): Promise<number> {
+    const stats = await Promise.all(this.switches().map((s) => s.stats()));
+    return stats.reduce((n, s) => n + (s.forwarded[instance] ?? 0), 0);
+  }
+}
