@@ -11,7 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ControllerServer } from '../../operator/engine/controller-server.js';
 import type { MbSession } from '../../operator/engine/session.js';
 import type { SwitchSession } from '../../operator/routing/switch-session.js';
-import { formatAddress } from '../../shims/protocol/address.js';
+import { formatAddress, parseAddress } from '../../shims/protocol/address.js';
 import { SECRET_ENV } from '../../shims/protocol/auth.js';
 import type { CapturedPacket } from '../../shims/flow/pcap.js';
 import { replay, type Pace, type ReplayResult } from '../../shims/traffic/replay.js';
@@ -33,7 +33,7 @@ export class LocalCluster {
   sunk = 0;
   private readonly children: Child[] = [];
 
-  private constructor(readonly controller: ControllerServer, readonly sw: SwitchSession, readonly switchSock: string,
+  private constructor(public controller: ControllerServer, public sw: SwitchSession, readonly switchSock: string,
     readonly secret: string, private readonly env: NodeJS.ProcessEnv, readonly logDir: string, private readonly runDir: string,
     readonly ctl: string, switchChild: Child, readonly log: Logger, readonly pool: string) {
     this.children.push(switchChild);
@@ -85,6 +85,18 @@ export class LocalCluster {
     const live = this.controller.instances.get(name);
     if (live) inst.session = live;
     return inst.session;
+  }
+
+  /**
+   * Stops the controller and starts a new one on the same address, as after a crash: the switch
+   * and every instance reconnect with backoff, and the new controller learns them again.
+   */
+  async restartController(): Promise<void> {
+    this.controller.close();
+    this.controller = new ControllerServer(this.secret, this.log);
+    await this.controller.listen(parseAddress(this.ctl));
+    this.sw = await this.controller.waitForSwitch('switch-0');
+    for (const name of this.instances.keys()) await this.controller.waitForInstance(name);
   }
 
   /** Routes every packet to one instance. */

@@ -75,6 +75,23 @@ export class BucketRouter implements Routing {
     await this.apply();
   }
 
+  /** Reads the table back from the first switch: how a restarted controller learns where buckets go. */
+  async learn(): Promise<void> {
+    const [sw] = this.switches();
+    if (!sw) throw new Error('no switch connected to learn routes from');
+    this.owner.fill(null);
+    this.pins = [];
+    for (const r of await sw.rules()) {
+      if (r.action.type !== 'forward') continue;
+      const b = r.match.buckets;
+      if (r.id.startsWith('buckets-') && b && b.key === this.partitioning.key && b.of === this.partitioning.buckets) {
+        for (const id of b.ids) this.owner[id] = r.action.instance;
+      } else if (r.id.startsWith('pin-')) {
+        this.pins.push({ name: r.id.slice(4), filter: r.match, instance: r.action.instance });
+      }
+    }
+  }
+
   setPins(pins: PinnedRoute[]): void {
     this.pins = [...pins];
   }
