@@ -18,7 +18,7 @@
 import { compileFilter, type CompiledFilter, type FlowFilter, matchFlowKey } from '../../shims/flow/filter.js';
 import { flowId } from '../../shims/flow/key.js';
 import type { Chunk, Scope } from '../../shims/protocol/messages.js';
-import type { JsonPacket } from '../../shims/protocol/packets.js';
+import type { WirePacket } from '../../shims/protocol/packets.js';
 import type { MbSession, ReprocessEvent } from './session.js';
 
 export type Guarantee = 'none' | 'loss-free' | 'order-preserving';
@@ -88,8 +88,8 @@ function chunkBytes(chunks: Chunk[]): number {
 export class Operation {
   readonly status: OperationStatus;
   private readonly compiled: CompiledFilter;
-  private held: JsonPacket[] = [];
-  private readonly heldByFlow = new Map<string, JsonPacket[]>();
+  private held: WirePacket[] = [];
+  private readonly heldByFlow = new Map<string, WirePacket[]>();
   private readonly releasedFlows = new Set<string>();
   private forwardAll = false;
   private readonly forwards: Promise<unknown>[] = [];
@@ -126,7 +126,7 @@ export class Operation {
     }
   }
 
-  private forward(packets: JsonPacket[]): void {
+  private forward(packets: WirePacket[]): void {
     if (packets.length === 0) return;
     this.status.eventsReleased += packets.length;
     this.forwards.push(this.to.process(packets));
@@ -134,7 +134,7 @@ export class Operation {
 
   /** Releases the held packets of these flows (their state is at the destination). */
   private releaseFlows(ids: string[]): void {
-    const batch: JsonPacket[] = [];
+    const batch: WirePacket[] = [];
     for (const id of ids) {
       this.releasedFlows.add(id);
       const list = this.heldByFlow.get(id);
@@ -242,7 +242,7 @@ export class Operation {
   }
 
   /** Packets taken from the source and not yet processed anywhere: they go back on failure. */
-  takeHeld(): JsonPacket[] {
+  takeHeld(): WirePacket[] {
     const rest = this.held.sort((a, b) => a.seq - b.seq);
     this.held = [];
     this.heldByFlow.clear();

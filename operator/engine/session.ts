@@ -7,13 +7,15 @@ import type { Peer } from '../../shims/protocol/connection.js';
 import type { FlowFilter } from '../../shims/flow/filter.js';
 import type { Chunk, EventAction, MbCounters, Scope } from '../../shims/protocol/messages.js';
 import { mbReply, describeIssues } from '../../shims/protocol/messages.js';
-import type { JsonPacket } from '../../shims/protocol/packets.js';
+import { decodePacketBatch, encodePacketBatch, packetFromJson, type WirePacket } from '../../shims/protocol/packets.js';
+import { decode } from '../../shims/flow/decode.js';
+import { packetFlow } from '../../shims/flow/key.js';
 import { RpcClient } from '../../shims/protocol/rpc.js';
 import type { FlowKey } from '../../shims/flow/key.js';
 
 export interface ReprocessEvent {
   flowKey: FlowKey | null;
-  packet: JsonPacket;
+  packet: WirePacket;
 }
 
 export interface MbSessionEvents {
@@ -32,8 +34,22 @@ export class MbSession extends EventEmitter<MbSessionEvents> {
     super();
     this.rpc = new RpcClient(peer, PARTIALS, (msg) => {
       const parsed = mbReply.safeParse(msg);
-      if (parsed.success && parsed.data.type === 'reprocess') this.emit('reprocess', parsed.data);
+      if (parsed.success && parsed.data.type === 'reprocess') this.emit('reprocess', { flowKey: parsed.data.flowKey, packet: packetFromJson(parsed.data.packet) });
       else peer.log.warn({ instance, msg: parsed.success ? parsed.data.type : describeIssues(parsed.error) }, 'unexpected message from middlebox');
+    });
+    // Events in bulk arrive as binary packet batches; the flow comes from the packet itself.
+    peer.on('packets', (payload) => {
+      let packets: WirePacket[];
+      try {
+        packets = decodePacketBatch(payload);
+      } catch (e) {
+        peer.close(`broken event batch: ${(e as Error).message}`);
+        return;
+      }
+      for (const packet of packets) {
+        const flow = packetFlow(packet.data, decode(packet.data, packet.linkType));
+        this.emit('reprocess', { flowKey: flow?.key ?? null, packet });
+      }
     });
     peer.on('close', (reason) => this.emit('close', reason));
   }
@@ -71,8 +87,12 @@ export class MbSession extends EventEmitter<MbSessionEvents> {
     return (await this.rpc.request<{ released?: number }>({ type: 'disable-events', filter })).released ?? 0;
   }
 
-  async process(packets: JsonPacket[]): Promise<number> {
-    return (await this.rpc.request<{ count: number }>({ type: 'process', packets })).count;
+  /** Re-injects packets for processing; resolves once the middlebox has processed them. */
+  async process(packets: WirePacket[]): Promise<number> {
+    if (packets.length > 0) this.peer.sendFrame(encodePacketBatch(packets));
+    // Requests are served in order, so this reply comes after the batch above was processed.
+    await this.rpc.request({ type: 'process', packets: [] });
+    return packets.length;
   }
 
   async stats(withBytes = false): Promise<MbCounters> {

@@ -86,6 +86,8 @@ export interface MbCounters {
   eventsRaised: number;
   eventsBuffered: number;
   entries: Record<Scope, number>;
+  /** Histogram of switch-ingress-to-processed latency (bucket i: [1.25^i, 1.25^(i+1)) µs). */
+  latencyUs: number[];
   /** Present when asked for (get-stats with bytes). */
   bytes?: Record<Scope, number>;
 }

@@ -96,10 +96,11 @@ export interface MiddleboxDefinition<C, F, M, A> {
   createLogic(state: MbState<F, M, A>, config: () => C, out: MbOutput): MiddleboxLogic;
   /**
    * Called after a `put` is applied, with the keys it wrote (flow ids, host keys; none for
-   * all-flows): for state that must be reserved where it lands, e.g. a NAT's external ports.
+   * all-flows): for state that must be reserved where it lands, e.g. a NAT's external ports. A
+   * per-flow put replaces what a key held without a call to `onDelete`.
    */
   onPut?(state: MbState<F, M, A>, scope: Scope, keys: readonly string[]): void;
-  /** Called before state is removed, by a `del` or by a per-flow `put` that replaces it; the keys' state is still there. */
+  /** Called before a `del` removes state, with the keys it removes (none for all-flows); their state is still there. */
   onDelete?(state: MbState<F, M, A>, scope: Scope, keys: readonly string[]): void;
   /** For middleboxes that emit packets: a fresh checker for the egress side. */
   createEgress?(config: C): EgressChecker;

@@ -50,9 +50,21 @@ export function serveSouthbound(mb: MiddleboxInstance, peer: Peer, msg: unknown)
   mb.handle(parsed.data, (reply) => peer.send(reply));
 }
 
+/**
+ * Events and re-injected packets travel as binary packet batches on the southbound link (one
+ * JSON message per packet would cost more than the move): a batch from the middlebox is a run of
+ * `reprocess` events; a batch from the controller is a `process` of those packets, and the reply
+ * to any later request on the link says they have been processed.
+ */
 export function startMiddleboxNode(o: MiddleboxNodeOptions): MiddleboxNode {
-  const pendingEvents: Record<string, unknown>[] = [];
+  let pendingEvents: WirePacket[] = [];
   let controllerPeer: Peer | null = null;
+  const flushEvents = () => {
+    if (pendingEvents.length === 0 || !controllerPeer || controllerPeer.isClosed) return;
+    const batch = pendingEvents;
+    pendingEvents = [];
+    controllerPeer.sendFrame(encodePacketBatch(batch));
+  };
   // Emitted packets go back to the switch's egress in one batch per batch received.
   let emitted: WirePacket[] = [];
   const flushEmitted = () => {
@@ -61,9 +73,13 @@ export function startMiddleboxNode(o: MiddleboxNodeOptions): MiddleboxNode {
     emitted = [];
     dataLink.peer?.sendFrame(encodePacketBatch(batch));
   };
-  const mb = new MiddleboxInstance(o.def, o.config, (event) => {
-    if (controllerPeer && !controllerPeer.isClosed) controllerPeer.send(event);
-    else pendingEvents.push(event);
+  const flush = () => {
+    flushEvents();
+    flushEmitted();
+  };
+  const mb = new MiddleboxInstance(o.def, o.config, (p) => {
+    pendingEvents.push(p);
+    if (pendingEvents.length >= 256) flushEvents();
   }, (p) => {
     emitted.push(p);
     if (emitted.length >= 256) flushEmitted();
@@ -71,10 +87,21 @@ export function startMiddleboxNode(o: MiddleboxNodeOptions): MiddleboxNode {
   const controllerLink = keepConnected(o.controller, { secret: o.secret, role: 'mb', name: o.instance, pool: o.pool, mbType: o.def.type }, o.log, (peer) => {
     controllerPeer = peer;
     o.log.info({ instance: o.instance }, 'connected to controller');
-    while (pendingEvents.length > 0) peer.send(pendingEvents.shift());
+    flushEvents();
     peer.on('json', (msg) => {
       serveSouthbound(mb, peer, msg);
-      flushEmitted();
+      flush();
+    });
+    peer.on('packets', (payload) => {
+      let packets;
+      try {
+        packets = decodePacketBatch(payload);
+      } catch (e) {
+        peer.close(`broken packet batch: ${(e as Error).message}`);
+        return;
+      }
+      mb.reinject(packets);
+      flush();
     });
   });
   const dataLink = keepConnected(o.switchAddress, { secret: o.secret, role: 'mb-data', name: o.instance }, o.log, (peer) => {
@@ -88,7 +115,7 @@ export function startMiddleboxNode(o: MiddleboxNodeOptions): MiddleboxNode {
         return;
       }
       for (const p of packets) mb.receive(p);
-      flushEmitted();
+      flush();
     });
   });
   return {

@@ -7,11 +7,29 @@ import { compileFilter, type CompiledFilter, matchPacket } from '../flow/filter.
 import { packetFlow } from '../flow/key.js';
 import type { EventAction, MbCounters, MbRequest, Scope } from '../protocol/messages.js';
 import { SCOPES } from '../protocol/messages.js';
-import { packetFromJson, packetToJson, type WirePacket } from '../protocol/packets.js';
+import { packetFromJson, type WirePacket } from '../protocol/packets.js';
 import { type AnyMiddlebox, ConfigError, type MiddleboxLogic, type PacketInput } from './definition.js';
 import { StateError, StateTables } from './tables.js';
 
 const GET_BATCH = 512;
+
+/** Latency buckets grow by 25%: bucket i holds [1.25^i, 1.25^(i+1)) µs, up to about 10 minutes. */
+export const LATENCY_BUCKETS = 92;
+export function latencyBucket(us: number): number {
+  return us < 1 ? 0 : Math.min(LATENCY_BUCKETS - 1, Math.floor(Math.log(us) / Math.log(1.25)));
+}
+
+/** The value at quantile q (0..1) of a latency histogram, in µs (the bucket's upper bound). */
+export function latencyQuantile(hist: readonly number[], q: number): number {
+  const total = hist.reduce((a, b) => a + b, 0);
+  if (total === 0) return 0;
+  let seen = 0;
+  for (let i = 0; i < hist.length; i++) {
+    seen += hist[i];
+    if (seen >= q * total) return 1.25 ** (i + 1);
+  }
+  return 1.25 ** hist.length;
+}
 
 interface EventRule {
   filter: CompiledFilter;
@@ -41,9 +59,12 @@ export class MiddleboxInstance {
    * switch's order. It travels with the flow's state (as the chunk's `seq`), so a move keeps it.
    */
   private readonly lastSeq = new Map<string, number>();
+  /** Switch ingress to processed here, as a histogram (see latencyBucket). */
+  private readonly latency = new Array<number>(LATENCY_BUCKETS).fill(0);
   private readonly counters = { packetsReceived: 0, packetsProcessed: 0, packetsDropped: 0, packetsEmitted: 0, packetsReordered: 0, eventsRaised: 0 };
 
-  constructor(readonly def: AnyMiddlebox, configValues: Record<string, unknown>, private readonly raiseEvent: (msg: Record<string, unknown>) => void,
+  /** `raiseEvent` gets each packet turned into a `reprocess` event (the node batches them onto the controller link). */
+  constructor(readonly def: AnyMiddlebox, configValues: Record<string, unknown>, private readonly raiseEvent: (packet: WirePacket) => void,
     emit: (packet: WirePacket) => void = () => {}) {
     this.configValues = { ...def.defaultConfig, ...configValues };
     this.config = def.parseConfig(this.configValues);
@@ -64,6 +85,10 @@ export class MiddleboxInstance {
   private process(input: PacketInput): void {
     this.logic.process(input);
     this.counters.packetsProcessed++;
+    if (input.packet.ingressMs > 0) {
+      const us = (performance.timeOrigin + performance.now() - input.packet.ingressMs) * 1000;
+      this.latency[latencyBucket(us)]++;
+    }
     const seq = input.packet.seq;
     if (input.flow && seq > 0) {
       const last = this.lastSeq.get(input.flow.id) ?? 0;
@@ -74,7 +99,7 @@ export class MiddleboxInstance {
 
   private event(input: PacketInput): void {
     this.counters.eventsRaised++;
-    this.raiseEvent({ type: 'reprocess', flowKey: input.flow?.key ?? null, packet: packetToJson(input.packet) });
+    this.raiseEvent(input.packet);
   }
 
   /** A packet from the switch. */
@@ -156,8 +181,7 @@ export class MiddleboxInstance {
         reply({ type: 'events-ack', id: req.id, released: this.disableEvents(req.filter) });
         return;
       case 'process': {
-        // Re-injected packets are processed now, ahead of anything buffered: they are older.
-        for (const jp of req.packets) this.process(this.input(packetFromJson(jp)));
+        this.reinject(req.packets.map(packetFromJson));
         reply({ type: 'process-ack', id: req.id, count: req.packets.length });
         return;
       }
@@ -175,6 +199,11 @@ export class MiddleboxInstance {
     const compiled = compileFilter(filter);
     this.rules = this.rules.filter((r) => r.spec !== spec);
     this.rules.push({ filter: compiled, spec, action });
+  }
+
+  /** Re-injected packets are processed now, ahead of anything buffered (they are older) and past every event rule. */
+  reinject(packets: readonly WirePacket[]): void {
+    for (const p of packets) this.process(this.input(p));
   }
 
   /** Ends the event rule with this filter and processes, in arrival order, what it held. */
@@ -196,7 +225,7 @@ export class MiddleboxInstance {
   stats(withBytes = false): MbCounters {
     const entries = {} as Record<Scope, number>;
     for (const s of SCOPES) entries[s] = this.tables.entries(s);
-    const counters: MbCounters = { ...this.counters, eventsBuffered: this.buffered.length, entries };
+    const counters: MbCounters = { ...this.counters, eventsBuffered: this.buffered.length, entries, latencyUs: [...this.latency] };
     if (withBytes) counters.bytes = Object.fromEntries(SCOPES.map((s) => [s, this.tables.bytes(s)])) as Record<Scope, number>;
     return counters;
   }

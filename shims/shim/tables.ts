@@ -108,10 +108,6 @@ export class StateTables<F, M, A> implements MbState<F, M, A> {
       }
     });
     const keys = decoded.flatMap((c) => (c.key === null ? [] : [c.key]));
-    if (scope === 'per-flow') {
-      const replaced = keys.filter((k) => this.flows.map.has(k));
-      if (replaced.length > 0) this.def.onDelete?.(this, scope, replaced);
-    }
     for (const c of decoded) {
       if (scope === 'per-flow') {
         this.flows.set(c.key!, c.flow!, c.state as F);

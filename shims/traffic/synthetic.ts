@@ -14,6 +14,8 @@ export interface SyntheticOptions {
   /** Seconds between packets of the generated timeline. */
   gap?: number;
   startTs?: number;
+  /** Only the three-way handshake of each flow: enough to create its state, cheap to send. */
+  handshakeOnly?: boolean;
 }
 
 function prng(seed: number): () => number {
@@ -59,7 +61,12 @@ export function syntheticFlows(o: SyntheticOptions): CapturedPacket[] {
       ss = (ss + len + (flags & (TCP_SYN | TCP_FIN) ? 1 : 0)) >>> 0;
       return f;
     };
-    const pkts = [fromClient(TCP_SYN, 0), fromServer(TCP_SYN | TCP_ACK, 0), fromClient(TCP_ACK, 0), fromClient(TCP_ACK | TCP_PSH, reqLen)];
+    const pkts = [fromClient(TCP_SYN, 0), fromServer(TCP_SYN | TCP_ACK, 0), fromClient(TCP_ACK, 0)];
+    if (o.handshakeOnly) {
+      perFlow.push(pkts);
+      continue;
+    }
+    pkts.push(fromClient(TCP_ACK | TCP_PSH, reqLen));
     for (let k = 0; k < segments; k++) {
       pkts.push(fromServer(TCP_ACK, k === segments - 1 ? 1 + Math.floor(rand() * 1459) : 1460));
       if (k % 2 === 1) pkts.push(fromClient(TCP_ACK, 0));
