@@ -1,0 +1,71 @@
+/** The ids's configuring state: a rules file and the scan detector's thresholds and window. */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ConfigError } from '../../shim/definition.js';
+import { parseRules, type Rule, RuleSyntaxError } from './rules.js';
+import type { ScanSettings } from './scan.js';
+import { MAX_THRESHOLD } from './state.js';
+
+export interface IdsConfig extends ScanSettings {
+  /** The rules file, as an absolute path. */
+  rulesFile: string;
+  requestRules: Rule[];
+  packetRules: Rule[];
+}
+
+/** The sample rules, found from the compiled code in dist/. */
+export const SAMPLE_RULES = fileURLToPath(new URL('../../../../shims/middleboxes/ids/rules/sample.rules', import.meta.url));
+
+export const DEFAULT_CONFIG = {
+  rules: SAMPLE_RULES,
+  portScanThreshold: 100,
+  distributedScanThreshold: 1000,
+  scanWindow: 60,
+};
+
+const FIELDS = Object.keys(DEFAULT_CONFIG);
+
+function threshold(values: Record<string, unknown>, field: string): number {
+  const v = values[field];
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > MAX_THRESHOLD) {
+    throw new ConfigError(field, `must be a positive integer no greater than ${MAX_THRESHOLD}, got ${JSON.stringify(v)}`);
+  }
+  return v;
+}
+
+function loadRules(value: unknown): { file: string; rules: Rule[] } {
+  if (typeof value !== 'string' || value === '') throw new ConfigError('rules', `must be the path of a rules file, got ${JSON.stringify(value)}`);
+  const file = resolve(value);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new ConfigError('rules', `rules file "${file}" does not exist`);
+    throw new ConfigError('rules', `cannot read rules file "${file}": ${(e as Error).message}`);
+  }
+  try {
+    return { file, rules: parseRules(text, file) };
+  } catch (e) {
+    if (e instanceof RuleSyntaxError) throw new ConfigError('rules', e.message);
+    throw e;
+  }
+}
+
+export function parseIdsConfig(values: Record<string, unknown>): IdsConfig {
+  for (const k of Object.keys(values)) if (!FIELDS.includes(k)) throw new ConfigError(k, `unknown setting for the ids (known: ${FIELDS.join(', ')})`);
+  const portScanThreshold = threshold(values, 'portScanThreshold');
+  const distributedScanThreshold = threshold(values, 'distributedScanThreshold');
+  const w = values.scanWindow;
+  if (typeof w !== 'number' || !Number.isFinite(w) || w <= 0) throw new ConfigError('scanWindow', `must be a positive number of seconds, got ${JSON.stringify(w)}`);
+  const { file, rules } = loadRules(values.rules);
+  return {
+    rulesFile: file,
+    requestRules: rules.filter((r) => r.kind === 'request'),
+    packetRules: rules.filter((r) => r.kind === 'packet'),
+    portScanThreshold,
+    distributedScanThreshold,
+    scanWindow: w,
+  };
+}

@@ -1,0 +1,116 @@
+/** The NAT's configuration: which addresses are inside, what they are translated to, and for how long. */
+import { parseIp, parsePrefix } from '../../flow/address.js';
+import { ConfigError } from '../../shim/definition.js';
+
+/** An IPv4 prefix as a network and mask, both unsigned 32-bit, for a two-operation test per packet. */
+export interface Ipv4Net {
+  net: number;
+  mask: number;
+}
+
+export interface NatConfig {
+  internalPrefixes: readonly Ipv4Net[];
+  /** External addresses as unsigned 32-bit numbers, in the configured order. */
+  externalAddresses: readonly number[];
+  portFirst: number;
+  portLast: number;
+  /** Idle timeouts in seconds of packet time. */
+  tcpEstablishedTimeout: number;
+  tcpTransitoryTimeout: number;
+  udpTimeout: number;
+}
+
+/**
+ * RFC 1918 space: in the shared captures the clients of most flows that leave their network sit
+ * there (10.0/16, 172.16/12, 192.168/16 home and office LANs). Timeouts follow RFC 5382 (TCP:
+ * 2 h 4 min established, 4 min transitory) and RFC 4787 (UDP: 5 min). 203.0.113.1 is TEST-NET-3,
+ * which no capture uses, so a translated packet is told apart by its source address.
+ */
+export const NAT_DEFAULTS = {
+  internalPrefixes: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'],
+  externalAddresses: ['203.0.113.1'],
+  portRange: [1024, 65535],
+  tcpEstablishedTimeout: 7440,
+  tcpTransitoryTimeout: 240,
+  udpTimeout: 300,
+};
+
+const FIELDS = Object.keys(NAT_DEFAULTS);
+
+export function ipv4Number(b: Uint8Array, off: number): number {
+  return ((b[off] << 24) | (b[off + 1] << 16) | (b[off + 2] << 8) | b[off + 3]) >>> 0;
+}
+
+export function ipv4String(n: number): string {
+  return `${n >>> 24}.${(n >>> 16) & 0xff}.${(n >>> 8) & 0xff}.${n & 0xff}`;
+}
+
+function show(v: unknown): string {
+  return typeof v === 'number' ? String(v) : JSON.stringify(v) ?? String(v);
+}
+
+function stringList(field: string, v: unknown): string[] {
+  if (!Array.isArray(v) || v.length === 0 || !v.every((s) => typeof s === 'string')) {
+    throw new ConfigError(field, `must be a non-empty list of strings, got ${show(v)}`);
+  }
+  return v;
+}
+
+function parseInternal(v: unknown): Ipv4Net[] {
+  return stringList('internalPrefixes', v).map((text) => {
+    let p;
+    try {
+      p = parsePrefix(text);
+    } catch (e) {
+      throw new ConfigError('internalPrefixes', (e as Error).message);
+    }
+    if (p.bytes.length !== 4) throw new ConfigError('internalPrefixes', `"${text}" is not an IPv4 prefix (only IPv4 is translated)`);
+    const mask = p.length === 0 ? 0 : (0xffffffff << (32 - p.length)) >>> 0;
+    return { net: (ipv4Number(p.bytes, 0) & mask) >>> 0, mask };
+  });
+}
+
+function parseExternal(v: unknown): number[] {
+  const out = stringList('externalAddresses', v).map((text) => {
+    const b = parseIp(text);
+    if (!b || b.length !== 4) throw new ConfigError('externalAddresses', `"${text}" is not an IPv4 address`);
+    return ipv4Number(b, 0);
+  });
+  const dup = out.find((a, i) => out.indexOf(a) !== i);
+  if (dup !== undefined) throw new ConfigError('externalAddresses', `"${ipv4String(dup)}" is listed twice`);
+  return out;
+}
+
+function parsePortRange(v: unknown): [number, number] {
+  if (!Array.isArray(v) || v.length !== 2 || !v.every((n) => Number.isInteger(n))) {
+    throw new ConfigError('portRange', `must be [first, last], two whole port numbers, got ${show(v)}`);
+  }
+  const [first, last] = v as [number, number];
+  for (const p of [first, last]) if (p < 1 || p > 65535) throw new ConfigError('portRange', `port ${p} is outside 1-65535`);
+  if (first > last) throw new ConfigError('portRange', `[${first}, ${last}] is inverted: first must not exceed last`);
+  return [first, last];
+}
+
+function parseTimeout(field: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new ConfigError(field, `must be a positive number of seconds, got ${show(v)}`);
+  return v;
+}
+
+export function parseNatConfig(values: Record<string, unknown>): NatConfig {
+  for (const k of Object.keys(values)) if (!FIELDS.includes(k)) throw new ConfigError(k, `unknown setting for the nat (known: ${FIELDS.join(', ')})`);
+  const [portFirst, portLast] = parsePortRange(values.portRange);
+  return {
+    internalPrefixes: parseInternal(values.internalPrefixes),
+    externalAddresses: parseExternal(values.externalAddresses),
+    portFirst,
+    portLast,
+    tcpEstablishedTimeout: parseTimeout('tcpEstablishedTimeout', values.tcpEstablishedTimeout),
+    tcpTransitoryTimeout: parseTimeout('tcpTransitoryTimeout', values.tcpTransitoryTimeout),
+    udpTimeout: parseTimeout('udpTimeout', values.udpTimeout),
+  };
+}
+
+export function isInside(c: NatConfig, addr: number): boolean {
+  for (const p of c.internalPrefixes) if (((addr & p.mask) >>> 0) === p.net) return true;
+  return false;
+}
