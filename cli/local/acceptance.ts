@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCaptureFile } from '../../shims/flow/pcap.js';
 import { silentLogger } from '../../shims/log/logger.js';
-import { flowSortKey, type MonitorFlowOutput } from '../../shims/middleboxes/monitor/monitor.js';
+import type { MonitorFlowOutput } from '../../shims/middleboxes/monitor/monitor.js';
 import { tsharkFlows } from '../../shims/middleboxes/monitor/tshark-reference.js';
 import type { Guarantee } from '../../operator/engine/operation.js';
 import { compareOutputs } from './compare.js';
