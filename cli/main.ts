@@ -79,6 +79,12 @@ program.command('replay')
 
 program.addCommand(localCommand());
 
+// A reader that goes away (`openmb local | head`) is not an error of ours.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 program.parseAsync().catch((e: Error) => {
   process.stderr.write(`openmb: ${e.message}\n`);
   process.exit(1);

@@ -40,13 +40,21 @@ function pick<T>(records: unknown, fields: (keyof T)[]): unknown[] {
   return (records as T[]).map((r) => Object.fromEntries(fields.map((f) => [f, r[f]])));
 }
 
-export async function checkScaled(middlebox: string, trace: string, guarantee: Guarantee, schedule = SCHEDULE): Promise<Verdict> {
+/** The unscaled run the scaled ones are compared with (one per capture and middlebox). */
+export async function unscaledRun(middlebox: string, trace: string): Promise<Report> {
+  return runLocal({ ...baseOptions(middlebox, trace), out: mkdtempSync(join(tmpdir(), 'openmb-ref-')), replicas: 1, schedule: [] });
+}
+
+function baseOptions(middlebox: string, trace: string) {
   const { packets } = readCaptureFile(trace);
   // About two seconds of traffic, so every operation runs while packets flow.
   const pace = { kind: 'rate' as const, pps: Math.max(1500, Math.ceil(packets.length / 2)) };
-  const base = { middlebox, trace, pace, config: {}, log: silentLogger, interactive: false, noTimeline: true };
-  const reference = await runLocal({ ...base, out: mkdtempSync(join(tmpdir(), 'openmb-ref-')), replicas: 1, schedule: [] });
-  const scaled = await runLocal({ ...base, out: mkdtempSync(join(tmpdir(), 'openmb-scaled-')), replicas: 1, schedule, guarantee });
+  return { middlebox, trace, pace, config: {}, log: silentLogger, interactive: false, noTimeline: true };
+}
+
+export async function checkScaled(middlebox: string, trace: string, guarantee: Guarantee, reference?: Report, schedule = SCHEDULE): Promise<Verdict> {
+  reference ??= await unscaledRun(middlebox, trace);
+  const scaled = await runLocal({ ...baseOptions(middlebox, trace), out: mkdtempSync(join(tmpdir(), 'openmb-scaled-')), replicas: 1, schedule, guarantee });
   const problems: string[] = [];
   const notes: Record<string, unknown> = {};
   const p = scaled.packets;
