@@ -28,6 +28,8 @@ for (const [trace, types] of SLICE) {
 }
 
 test.serial('with guarantee none, the report shows what the moves lost', async (t) => {
-  const v = await checkScaled('monitor', tracePath('tryzeek_http.pcap'), 'none');
+  // Every packet of this SYN flood opens a flow, so flows opened at a source between its get
+  // and its delete are certain to be lost when nothing holds them.
+  const v = await checkScaled('monitor', tracePath('stopddos_pkt.TCP.synflood.spoofed.pcap'), 'none');
   t.true(v.problems.some((p) => p.startsWith('flows:')), `expected flow records to differ, got ${JSON.stringify(v.problems)}`);
 });
