@@ -17,7 +17,7 @@ import type { CapturedPacket } from '../../shims/flow/pcap.js';
 import { replay, type Pace, type ReplayResult } from '../../shims/traffic/replay.js';
 import type { Logger } from '../../shims/log/logger.js';
 import { connectPeer, type Peer } from '../../shims/protocol/connection.js';
-import { decodePacketBatch, type WirePacket } from '../../shims/protocol/packets.js';
+import type { WirePacket } from '../../shims/protocol/packets.js';
 import { type Child, startChild, stopChildren } from './processes.js';
 
 export interface Settled {
@@ -111,8 +111,8 @@ export class LocalCluster {
   /** Receives every packet the instances emit (through the switch's egress). */
   async attachSink(onPacket: (p: WirePacket) => void): Promise<void> {
     const peer = await connectPeer({ path: this.switchSock }, { secret: this.secret, role: 'sink', name: 'sink' }, this.log, (p) => {
-      p.on('packets', (payload) => {
-        for (const pkt of decodePacketBatch(payload)) {
+      p.onPacketBatch('egress', (packets) => {
+        for (const pkt of packets) {
           this.sunk++;
           onPacket(pkt);
         }

@@ -7,7 +7,7 @@ import type { Peer } from '../../shims/protocol/connection.js';
 import type { FlowFilter } from '../../shims/flow/filter.js';
 import type { Chunk, EventAction, MbCounters, Scope } from '../../shims/protocol/messages.js';
 import { mbReply, describeIssues } from '../../shims/protocol/messages.js';
-import { decodePacketBatch, encodePacketBatch, packetFromJson, type WirePacket } from '../../shims/protocol/packets.js';
+import { encodePacketBatch, packetFromJson, type WirePacket } from '../../shims/protocol/packets.js';
 import { decode } from '../../shims/flow/decode.js';
 import { packetFlow } from '../../shims/flow/key.js';
 import { RpcClient } from '../../shims/protocol/rpc.js';
@@ -38,14 +38,7 @@ export class MbSession extends EventEmitter<MbSessionEvents> {
       else peer.log.warn({ instance, msg: parsed.success ? parsed.data.type : describeIssues(parsed.error) }, 'unexpected message from middlebox');
     });
     // Events in bulk arrive as binary packet batches; the flow comes from the packet itself.
-    peer.on('packets', (payload) => {
-      let packets: WirePacket[];
-      try {
-        packets = decodePacketBatch(payload);
-      } catch (e) {
-        peer.close(`broken event batch: ${(e as Error).message}`);
-        return;
-      }
+    peer.onPacketBatch('event', (packets) => {
       for (const packet of packets) {
         const flow = packetFlow(packet.data, decode(packet.data, packet.linkType));
         this.emit('reprocess', { flowKey: flow?.key ?? null, packet });

@@ -10,6 +10,7 @@ import { type Address, connectOptions, formatAddress, listenOptions } from './ad
 import { secretsEqual } from './auth.js';
 import { DEFAULT_MAX_FRAME, encodeJsonFrame, FrameDecoder, FrameError } from './framing.js';
 import { describeIssues, hello, type Hello } from './messages.js';
+import { decodePacketBatch, type WirePacket } from './packets.js';
 import type { Logger } from '../log/logger.js';
 
 const HELLO_TIMEOUT_MS = 5000;
@@ -57,6 +58,20 @@ export class Peer extends EventEmitter<PeerEvents> {
       }
       this.emit('json', msg, f.text);
     }
+  }
+
+  /** Calls `handler` with each packet batch that decodes; a broken batch closes the connection. */
+  onPacketBatch(what: string, handler: (packets: WirePacket[], payload: Buffer) => void): void {
+    this.on('packets', (payload) => {
+      let packets: WirePacket[];
+      try {
+        packets = decodePacketBatch(payload);
+      } catch (e) {
+        this.close(`broken ${what} batch: ${(e as Error).message}`);
+        return;
+      }
+      handler(packets, payload);
+    });
   }
 
   get isClosed(): boolean {

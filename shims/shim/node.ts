@@ -6,7 +6,7 @@
 import type { Address } from '../protocol/address.js';
 import type { Peer } from '../protocol/connection.js';
 import { describeIssues, MB_REQUEST_TYPES, mbRequest } from '../protocol/messages.js';
-import { decodePacketBatch, encodePacketBatch, type WirePacket } from '../protocol/packets.js';
+import { encodePacketBatch, type WirePacket } from '../protocol/packets.js';
 import { keepConnected, type Link } from '../protocol/reconnect.js';
 import type { Logger } from '../log/logger.js';
 import type { AnyMiddlebox } from './definition.js';
@@ -92,28 +92,14 @@ export function startMiddleboxNode(o: MiddleboxNodeOptions): MiddleboxNode {
       serveSouthbound(mb, peer, msg);
       flush();
     });
-    peer.on('packets', (payload) => {
-      let packets;
-      try {
-        packets = decodePacketBatch(payload);
-      } catch (e) {
-        peer.close(`broken packet batch: ${(e as Error).message}`);
-        return;
-      }
+    peer.onPacketBatch('re-injected packet', (packets) => {
       mb.reinject(packets);
       flush();
     });
   });
   const dataLink = keepConnected(o.switchAddress, { secret: o.secret, role: 'mb-data', name: o.instance }, o.log, (peer) => {
     o.log.info({ instance: o.instance }, 'connected to switch');
-    peer.on('packets', (payload) => {
-      let packets;
-      try {
-        packets = decodePacketBatch(payload);
-      } catch (e) {
-        peer.close(`broken packet batch: ${(e as Error).message}`);
-        return;
-      }
+    peer.onPacketBatch('packet', (packets) => {
       for (const p of packets) mb.receive(p);
       flush();
     });

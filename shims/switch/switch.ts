@@ -11,7 +11,7 @@ import { compileFilter, type CompiledFilter, matchPacket } from '../flow/filter.
 import type { Address } from '../protocol/address.js';
 import { acceptPeers, type Peer } from '../protocol/connection.js';
 import { describeIssues, type SwitchRequest, SWITCH_REQUEST_TYPES, switchRequest, type SwitchStats } from '../protocol/messages.js';
-import { decodePacketBatch, encodePacketBatch, packetToJson, type WirePacket } from '../protocol/packets.js';
+import { encodePacketBatch, packetToJson, type WirePacket } from '../protocol/packets.js';
 import { keepConnected, type Link } from '../protocol/reconnect.js';
 import type { Logger } from '../log/logger.js';
 import { FlowTable, TableError } from './table.js';
@@ -82,16 +82,7 @@ export class SteeringSwitch {
     this.sources.add(peer);
     if (this.paused) peer.socket.pause();
     peer.on('close', () => this.sources.delete(peer));
-    peer.on('packets', (payload) => {
-      let packets: WirePacket[];
-      try {
-        packets = decodePacketBatch(payload);
-      } catch (e) {
-        peer.close(`broken packet batch: ${(e as Error).message}`);
-        return;
-      }
-      this.ingress(packets);
-    });
+    peer.onPacketBatch('packet', (packets) => this.ingress(packets));
     peer.on('json', (msg) => {
       // Sources only send packets; a barrier lets them learn everything before it was forwarded.
       const m = msg as { type?: string; id?: number };
@@ -108,15 +99,8 @@ export class SteeringSwitch {
     peer.on('close', () => { if (out.peer === peer) out.peer = null; });
     peer.socket.on('drain', () => this.maybeResume());
     // What an instance sends back is its egress: count it and pass it to every sink as it came.
-    peer.on('packets', (payload) => {
-      let n: number;
-      try {
-        n = decodePacketBatch(payload).length;
-      } catch (e) {
-        peer.close(`broken egress batch: ${(e as Error).message}`);
-        return;
-      }
-      this.egress.set(name, (this.egress.get(name) ?? 0) + n);
+    peer.onPacketBatch('egress', (packets, payload) => {
+      this.egress.set(name, (this.egress.get(name) ?? 0) + packets.length);
       const frame = Buffer.allocUnsafe(4 + payload.length);
       frame.writeUInt32BE(payload.length, 0);
       payload.copy(frame, 4);

@@ -1,0 +1,307 @@
+/**
+ * TypeScript shapes of the operator's custom resources, MiddleboxPool and StateOperation
+ * (DESIGN §7). The CRDs in crds/ are the source of truth; types.test.ts checks that every property
+ * path, enum, default and limit here matches their OpenAPI schemas.
+ *
+ * Optional fields are the ones the schema does not require. Fields with a schema default are
+ * optional here too (a client may omit them) but are always present on objects read back from
+ * the API server, which fills them in; DEFAULTS lists the values.
+ *
+ * No imports: this module is a leaf that anything may depend on.
+ */
+
+export const GROUP = 'openmb.io';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}` as const;
+
+export const MIDDLEBOX_POOL = {
+  kind: 'MiddleboxPool',
+  listKind: 'MiddleboxPoolList',
+  plural: 'middleboxpools',
+  singular: 'middleboxpool',
+  shortName: 'mbp',
+} as const;
+
+export const STATE_OPERATION = {
+  kind: 'StateOperation',
+  listKind: 'StateOperationList',
+  plural: 'stateoperations',
+  singular: 'stateoperation',
+  shortName: 'sop',
+} as const;
+
+/** Plural resource names, as in URLs: /apis/openmb.io/v1alpha1/namespaces/NS/<plural>/NAME. */
+export const MIDDLEBOX_POOLS = MIDDLEBOX_POOL.plural;
+export const STATE_OPERATIONS = STATE_OPERATION.plural;
+
+// ---- enums (each equals the CRD's `enum`) -----------------------------------------------------
+
+export const MIDDLEBOX_TYPES = ['monitor', 'ids', 'nat', 're'] as const;
+export type MiddleboxType = (typeof MIDDLEBOX_TYPES)[number];
+
+export const PARTITION_KEYS = ['flow', 'hostPair', 'host'] as const;
+export type PartitionKey = (typeof PARTITION_KEYS)[number];
+
+export const GUARANTEES = ['none', 'loss-free', 'order-preserving'] as const;
+export type Guarantee = (typeof GUARANTEES)[number];
+
+export const POOL_PHASES = ['Pending', 'Scaling', 'Ready', 'Degraded', 'Deleting'] as const;
+export type PoolPhase = (typeof POOL_PHASES)[number];
+
+export const OPERATION_KINDS = ['move', 'clone', 'merge'] as const;
+export type OperationKind = (typeof OPERATION_KINDS)[number];
+
+export const OPERATION_PHASES = ['Pending', 'Running', 'Succeeded', 'Failed'] as const;
+export type OperationPhase = (typeof OPERATION_PHASES)[number];
+
+export const SCOPES = ['per-flow', 'multi-flow', 'all-flows'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+export const CONDITION_STATUSES = ['True', 'False', 'Unknown'] as const;
+export type ConditionStatus = (typeof CONDITION_STATUSES)[number];
+
+/** Protocol names a filter's nwProto may use (else a number 0-255); a CEL rule in the CRDs lists them. */
+export const PROTOCOL_NAMES = ['icmp', 'igmp', 'tcp', 'udp', 'gre', 'esp', 'ah', 'icmpv6', 'sctp'] as const;
+export type ProtocolName = (typeof PROTOCOL_NAMES)[number];
+
+/** Condition types the operator sets on a pool (DESIGN §7). Not an enum in the schema. */
+export const POOL_CONDITION_TYPES = ['Ready', 'Progressing', 'Degraded'] as const;
+export type PoolConditionType = (typeof POOL_CONDITION_TYPES)[number];
+
+// ---- defaults and limits (each equals the CRD's `default` / bounds) ---------------------------
+
+export const DEFAULTS = {
+  replicas: 1,
+  buckets: 64,
+  guarantee: 'loss-free',
+  concurrency: 1,
+  optimizations: { parallelPuts: true, earlyRelease: true, lateLocking: true },
+  scopes: ['per-flow'],
+} as const satisfies {
+  replicas: number;
+  buckets: number;
+  guarantee: Guarantee;
+  concurrency: number;
+  optimizations: Required<MigrationOptimizations>;
+  scopes: readonly Scope[];
+};
+
+export const LIMITS = {
+  maxBuckets: 4096,
+  maxConcurrency: 64,
+  maxPins: 64,
+  maxInside: 64,
+  maxSources: 64,
+} as const;
+
+// ---- Kubernetes object metadata (the subset the operator uses) --------------------------------
+
+export interface OwnerReference {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  uid: string;
+  controller?: boolean;
+  blockOwnerDeletion?: boolean;
+}
+
+export interface ObjectMeta {
+  name: string;
+  namespace?: string;
+  uid?: string;
+  resourceVersion?: string;
+  generation?: number;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+  ownerReferences?: OwnerReference[];
+  finalizers?: string[];
+}
+
+export interface ListMeta {
+  resourceVersion?: string;
+  continue?: string;
+}
+
+/** metav1.Condition. */
+export interface Condition {
+  type: string;
+  status: ConditionStatus;
+  observedGeneration?: number;
+  /** RFC 3339 date-time. */
+  lastTransitionTime: string;
+  reason: string;
+  message: string;
+}
+
+// ---- flow filters ------------------------------------------------------------------------------
+
+/**
+ * An OpenFlow-style wildcard match; an absent field matches anything. Assignable to
+ * shims/flow FlowFilter, so the operator can compile it as is.
+ */
+export interface FlowFilterSpec {
+  /** IP address or prefix ("10.0.0.0/8"); same family as nwDst. */
+  nwSrc?: string;
+  nwDst?: string;
+  tpSrc?: number;
+  tpDst?: number;
+  /** Protocol number 0-255 or a name from PROTOCOL_NAMES. */
+  nwProto?: number | ProtocolName;
+  dlType?: number;
+  vlan?: number;
+  inPort?: number;
+  bidirectional?: boolean;
+}
+
+/** Hash buckets `ids` (each < `of`) of a symmetric hash of partition key `key`. */
+export interface BucketSelectorSpec {
+  key: PartitionKey;
+  of: number;
+  ids: number[];
+}
+
+export interface OperationFilterSpec extends FlowFilterSpec {
+  buckets?: BucketSelectorSpec;
+}
+
+// ---- MiddleboxPool -----------------------------------------------------------------------------
+
+export interface MiddleboxSpec {
+  type: MiddleboxType;
+  /** Configuring state, in the middlebox's own schema. */
+  config?: Record<string, unknown>;
+}
+
+export interface Pin {
+  /** Unique within the pool (the list is a map keyed by name). */
+  name: string;
+  /** Not empty; no two pins may have the same filter. */
+  filter: FlowFilterSpec;
+  instance: string;
+}
+
+export interface PartitioningSpec {
+  /** Absent: the middlebox's own key. */
+  key?: PartitionKey;
+  buckets?: number;
+  /** IP prefixes whose addresses are the hosts, for key `host`. */
+  inside?: string[];
+  pins?: Pin[];
+}
+
+export interface MigrationOptimizations {
+  parallelPuts?: boolean;
+  earlyRelease?: boolean;
+  lateLocking?: boolean;
+}
+
+export interface MigrationSpec {
+  guarantee?: Guarantee;
+  concurrency?: number;
+  optimizations?: MigrationOptimizations;
+}
+
+export interface MiddleboxPoolSpec {
+  middlebox: MiddleboxSpec;
+  replicas?: number;
+  partitioning?: PartitioningSpec;
+  migration?: MigrationSpec;
+}
+
+export interface InstanceStatus {
+  name: string;
+  /** Owned buckets as sorted ranges, e.g. "0-15,32" (see buckets.ts). */
+  buckets?: string;
+  ready?: boolean;
+  packets?: number;
+  flows?: number;
+}
+
+export interface PlacementStatus {
+  buckets?: number;
+  /** The effective partition key. */
+  key?: PartitionKey;
+  /** owners[b] is the instance owning bucket b, "" while unowned. */
+  owners?: string[];
+}
+
+export interface MiddleboxPoolStatus {
+  replicas?: number;
+  readyReplicas?: number;
+  /** Label selector of the instance Pods, in string form (for the scale subresource and HPA). */
+  selector?: string;
+  phase?: PoolPhase;
+  observedGeneration?: number;
+  instances?: InstanceStatus[];
+  placement?: PlacementStatus;
+  operationsInFlight?: number;
+  lostFlows?: number;
+  conditions?: Condition[];
+}
+
+export interface MiddleboxPool {
+  apiVersion: typeof API_VERSION;
+  kind: typeof MIDDLEBOX_POOL.kind;
+  metadata: ObjectMeta;
+  spec: MiddleboxPoolSpec;
+  status?: MiddleboxPoolStatus;
+}
+
+export interface MiddleboxPoolList {
+  apiVersion: typeof API_VERSION;
+  kind: typeof MIDDLEBOX_POOL.listKind;
+  metadata: ListMeta;
+  items: MiddleboxPool[];
+}
+
+// ---- StateOperation ----------------------------------------------------------------------------
+
+/** Immutable once created. */
+export interface StateOperationSpec {
+  pool: string;
+  kind: OperationKind;
+  /** Exactly one for move and clone; never contains `to`. */
+  from: string[];
+  to: string;
+  /** Absent: all flows. */
+  filter?: OperationFilterSpec;
+  scopes?: Scope[];
+  guarantee?: Guarantee;
+}
+
+export interface OperationProgress {
+  flowsTotal?: number;
+  flowsDone?: number;
+  bytes?: number;
+  eventsHeld?: number;
+  eventsReleased?: number;
+}
+
+export interface StateOperationStatus {
+  phase?: OperationPhase;
+  progress?: OperationProgress;
+  /** RFC 3339 date-time. */
+  startTime?: string;
+  completionTime?: string;
+  lostFlows?: number;
+  message?: string;
+  observedGeneration?: number;
+  conditions?: Condition[];
+}
+
+export interface StateOperation {
+  apiVersion: typeof API_VERSION;
+  kind: typeof STATE_OPERATION.kind;
+  metadata: ObjectMeta;
+  spec: StateOperationSpec;
+  status?: StateOperationStatus;
+}
+
+export interface StateOperationList {
+  apiVersion: typeof API_VERSION;
+  kind: typeof STATE_OPERATION.listKind;
+  metadata: ListMeta;
+  items: StateOperation[];
+}
