@@ -89,7 +89,7 @@ and the pool's merged outputs (monitor: flows, hosts, totals); and DIR/timeline.
     }, cmd: Command) => {
       if (o.rate && o.speed) cmd.error('error: --rate and --speed cannot be used together');
       const bare = process.argv.slice(3).length === 0;
-      const pace: Pace = o.rate ? { kind: 'rate', pps: o.rate } : o.speed ? { kind: 'timing', speed: o.speed } : bare ? { kind: 'rate', pps: 5000 } : { kind: 'asap' };
+      const pace: Pace = o.rate ? { kind: 'rate', pps: o.rate } : o.speed ? { kind: 'timing', speed: o.speed } : bare ? { kind: 'rate', pps: 1000 } : { kind: 'asap' };
       const log = createLogger('local', process.env.OPENMB_LOG_LEVEL ?? 'warn');
       const report = await runLocal({
         middlebox: o.middlebox, trace: o.trace, out: o.out, pace, config: o.config, log, interactive: true,

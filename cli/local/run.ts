@@ -148,14 +148,14 @@ export async function runLocal(o: LocalOptions): Promise<Report> {
     });
     await pool.run(plan({ current: pool.placement, replicas, namePrefix: o.middlebox }));
 
-    // Every 100 ms: packets processed per instance, for the timeline.
+    // Every 50 ms: packets processed per instance, for the timeline.
     const samples: Sample[] = [];
     const sampler = setInterval(() => {
       const names = [...cluster.instances.keys()];
       Promise.all(names.map((n) => cluster.session(n).stats().then((c) => [n, c] as const).catch(() => null)))
         .then((rows) => samples.push({ t: Date.now(), processed: Object.fromEntries(rows.filter((r): r is readonly [string, MbCounters] => r !== null).map(([n, c]) => [n, c.packetsProcessed])) }))
         .catch(() => {});
-    }, 100);
+    }, 50);
 
     let chain: Promise<void> = Promise.resolve();
     const enqueue = (what: string, fn: () => Promise<void>) => {

@@ -27,8 +27,10 @@ export function renderTimeline(report: Report, ops: OperationStatus[], samples: 
   const x = (t: number) => LEFT + ((t - t0) / (t1 - t0)) * (W - LEFT - 20);
 
   // Chart 1: processing rate per instance (packets per sampling interval).
-  const names = [...new Set(samples.flatMap((s) => Object.keys(s.processed)))];
-  const rates = names.map((n) => samples.slice(1).map((s, i) => ({ t: s.t, r: Math.max(0, (s.processed[n] ?? 0) - (samples[i].processed[n] ?? 0)) / ((s.t - samples[i].t) / 1000) })));
+  // Samples are taken asynchronously: order them, and drop any that share a millisecond.
+  const sorted = [...samples].sort((a, b) => a.t - b.t).filter((s, i, all) => i === 0 || s.t > all[i - 1].t);
+  const names = [...new Set(sorted.flatMap((s) => Object.keys(s.processed)))];
+  const rates = names.map((n) => sorted.slice(1).map((s, i) => ({ t: s.t, r: Math.max(0, (s.processed[n] ?? 0) - (sorted[i].processed[n] ?? 0)) / ((s.t - sorted[i].t) / 1000) })));
   const maxRate = Math.max(1, ...rates.flat().map((p) => p.r));
   const H1 = 220;
   const y = (r: number) => 20 + (1 - r / maxRate) * (H1 - 40);
