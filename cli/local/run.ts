@@ -120,13 +120,15 @@ export function busiestServer(packets: readonly CapturedPacket[]): string | null
 
 export async function runLocal(o: LocalOptions): Promise<Report> {
   const def = middleboxByType(o.middlebox);
-  def.parseConfig({ ...def.defaultConfig, ...o.config }); // refuse a bad configuration before starting anything
+  const key = o.partitionKey ?? def.partitionKey;
+  const buckets = o.buckets ?? 64;
+  // What the pool's partitioning implies for the middlebox (a NAT's port classes) wins over the user's values.
+  const config = { ...o.config, ...def.poolConfig?.({ key, buckets, ...(o.inside ? { inside: o.inside } : {}) }) };
+  const parsedConfig = def.parseConfig({ ...def.defaultConfig, ...config }); // refuse a bad configuration before starting anything
   const { packets } = readCaptureFile(o.trace);
   const out = resolve(o.out);
   const scenario = o.scenario ?? 'scale';
   const guarantee = o.guarantee ?? 'loss-free';
-  const key = o.partitionKey ?? def.partitionKey;
-  const buckets = o.buckets ?? 64;
   const replicas = o.replicas ?? (scenario === 'scale' ? 1 : 2);
   const started = performance.now();
   const reference = o.compare ? await runLocal({ ...o, out: join(out, 'reference'), replicas: 1, schedule: [], scenario: 'scale', compare: false, interactive: false, noTimeline: true }) : null;
@@ -136,11 +138,11 @@ export async function runLocal(o: LocalOptions): Promise<Report> {
   const killed = new Set<string>();
   let lostFlows = 0;
   try {
-    const egress = def.createEgress?.(def.parseConfig({ ...def.defaultConfig, ...o.config }));
+    const egress = def.createEgress?.(parsedConfig);
     if (egress) await cluster.attachSink((p) => egress.receive(p));
     const router = new BucketRouter(() => [cluster.sw], { key, buckets, ...(o.inside ? { inside: o.inside } : {}) });
     const controller = new MbController(cluster.controller, router, o.log);
-    const runtime = new LocalRuntime(cluster, o.middlebox, o.config);
+    const runtime = new LocalRuntime(cluster, o.middlebox, config);
     const operations: OperationStatus[] = [];
     const pool = new PoolExecutor(initialPlacement(buckets), controller, router, runtime, {
       def, guarantee, optimizations: o.optimizations ?? { parallelPuts: true, earlyRelease: true, lateLocking: true }, log: o.log,
@@ -188,7 +190,7 @@ export async function runLocal(o: LocalOptions): Promise<Report> {
     const live = [...cluster.instances.keys()];
     const liveCounters = await Promise.all(live.map((n) => cluster.session(n).stats()));
     const all = [...liveCounters, ...runtime.retired.values()];
-    const merged = await mergedOutputs(def, { ...def.defaultConfig, ...o.config }, live.map((n) => cluster.session(n)));
+    const merged = await mergedOutputs(def, { ...def.defaultConfig, ...config }, live.map((n) => cluster.session(n)));
     if (egress) merged.outputs.egress = egress.report();
     const report: Report = {
       middlebox: o.middlebox,

@@ -90,6 +90,12 @@ export interface MiddleboxDefinition<C, F, M, A> {
    */
   readonly sharedAllFlows?: boolean;
   parseConfig(values: Record<string, unknown>): C;
+  /**
+   * Configuration values a pool derives from its partitioning; merged into every instance's
+   * configuration (after the pool's own values, so these win). For middleboxes whose state must
+   * agree with how the switch splits traffic, e.g. a NAT's port classes per hash bucket.
+   */
+  poolConfig?(p: { key: PartitionKeyKind; buckets: number; inside?: string[] }): Record<string, unknown>;
   readonly perFlow: StateCodec<F>;
   readonly multiFlow: MergeableCodec<M>;
   readonly allFlows: MergeableCodec<A> & { init(): A };

@@ -14,6 +14,9 @@ test('the defaults parse: RFC 1918 inside, one TEST-NET-3 address, ports 1024-65
   t.deepEqual(c.externalAddresses, [0xcb007101]);
   t.is(c.portFirst, 1024);
   t.is(c.portLast, 65535);
+  t.is(c.partitionBuckets, 64);
+  t.is(c.partitionKey, 'flow');
+  t.deepEqual(c.partitionInside, []);
   t.is(c.tcpEstablishedTimeout, 7440);
   t.is(c.tcpTransitoryTimeout, 240);
   t.is(c.udpTimeout, 300);
@@ -49,7 +52,13 @@ const refused: [string, Record<string, unknown>, string][] = [
   ['a timeout as text', { tcpTransitoryTimeout: '240' }, 'config.tcpTransitoryTimeout: must be a positive number of seconds, got "240"'],
   ['an infinite timeout', { udpTimeout: Infinity }, 'config.udpTimeout: must be a positive number of seconds, got Infinity'],
   ['an unknown field', { externalAddress: '203.0.113.1' },
-    'config.externalAddress: unknown setting for the nat (known: internalPrefixes, externalAddresses, portRange, tcpEstablishedTimeout, tcpTransitoryTimeout, udpTimeout)'],
+    'config.externalAddress: unknown setting for the nat (known: internalPrefixes, externalAddresses, portRange, partitionBuckets, partitionKey, partitionInside, tcpEstablishedTimeout, tcpTransitoryTimeout, udpTimeout)'],
+  ['an unknown partition key', { partitionKey: 'port' }, 'config.partitionKey: must be one of flow, hostPair, host, got "port"'],
+  ['partition prefixes not as a list', { partitionInside: '10.0.0.0/8' }, 'config.partitionInside: must be a list of prefixes, got "10.0.0.0/8"'],
+  ['a partition prefix that is no prefix', { partitionInside: ['10.0.0.0/8', 'lan'] }, 'config.partitionInside: "lan" is not an IPv4 or IPv6 address or prefix'],
+  ['zero port classes', { partitionBuckets: 0 }, 'config.partitionBuckets: must be a whole number from 1 to 65535, got 0'],
+  ['a fractional number of port classes', { partitionBuckets: 2.5 }, 'config.partitionBuckets: must be a whole number from 1 to 65535, got 2.5'],
+  ['more port classes than ports', { portRange: [2000, 2009] }, 'config.partitionBuckets: 64 buckets need at least 64 ports; portRange [2000, 2009] has 10'],
 ];
 
 for (const [what, over, message] of refused) {

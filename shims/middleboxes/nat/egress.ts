@@ -4,7 +4,7 @@
  * source is an external address is a translated one, and has its IPv4 header and TCP/UDP
  * checksums recomputed in full. The NAT updates checksums incrementally, which keeps a checksum
  * that was already wrong on capture wrong, so `badChecksumPackets` here equals the NAT's
- * `inputBadChecksums` exactly when the NAT broke none.
+ * `inputBadChecksums` exactly when the NAT neither broke a checksum nor mended one.
  *
  * Sharing: an external address:port that carries packets to a second remote endpoint sooner
  * after its last outbound packet than the shortest idle timeout of its protocol was handed to a

@@ -4,7 +4,7 @@
  * checksums come out right unless they came in wrong, and a mid-trace move to a second instance
  * (all state, or half the flows with both instances running on) changes nothing.
  */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { decode } from '../../flow/decode.js';
 import { compileFilter, type FlowFilter, matchPacket } from '../../flow/filter.js';
 import { type CapturedPacket, readCaptureFile } from '../../flow/pcap.js';
@@ -20,22 +20,22 @@ import { ALL_BUT_10, fromCapture, heldPairs, lentPairs, move, natInstance, share
 interface Case {
   trace: string;
   config: Record<string, unknown>;
-  /** The same, but a port range of its own for a second instance running at the same time. */
-  second: Record<string, unknown>;
+  /** Port ranges of their own for two instances that split the flows other than by hash bucket. */
+  ranges: [[number, number], [number, number]];
 }
 
 const CASES: Case[] = [
-  { trace: 'mercury_emix.pcap', config: { portRange: [1024, 39999] }, second: { portRange: [40000, 65535] } },
+  { trace: 'mercury_emix.pcap', config: {}, ranges: [[1024, 39999], [40000, 65535]] },
   // A narrow range and short timeouts: ports are handed out by the cursor and reused after expiry.
   {
-    trace: 'pcpp_example.pcap', config: { portRange: [1024, 1099], udpTimeout: 2, tcpTransitoryTimeout: 2, tcpEstablishedTimeout: 5 },
-    second: { portRange: [1100, 1199] },
+    trace: 'pcpp_example.pcap', config: { portRange: [1024, 1099], partitionBuckets: 2, udpTimeout: 2, tcpTransitoryTimeout: 2, tcpEstablishedTimeout: 5 },
+    ranges: [[1024, 1099], [1100, 1199]],
   },
-  // The flood's 37.6k sources (23.6k in its first second) translated into 1024 ports that free
-  // after 50 ms: ports run out and come back, many times over.
+  // The flood's 37.6k sources (23.6k in its first second) translated into 1024 ports, 16 per
+  // bucket, that free after 50 ms: ports run out and come back, many times over.
   {
     trace: 'stopddos_pkt.TCP.synflood.spoofed.pcap', config: { internalPrefixes: ALL_BUT_10, portRange: [1024, 2047], tcpTransitoryTimeout: 0.05 },
-    second: { portRange: [2048, 3071] },
+    ranges: [[1024, 2047], [2048, 3071]],
   },
 ];
 
@@ -101,30 +101,45 @@ for (const c of CASES) {
     t.is(egress.report().sharedPairs, 0);
   });
 
-  test(`${c.trace}: half the flows moved to a second instance with its own port range, both running on, never share a pair`, (t) => {
-    const packets = capture(c.trace);
+  /** Moves the flows `filter` selects from a to b mid-trace, then replays the rest to both as the filter routes. */
+  const split = (t: ExecutionContext, packets: WirePacket[], a: MiddleboxInstance, b: MiddleboxInstance, filter: FlowFilter): void => {
     const cut = Math.floor(packets.length / 2);
-    const a = natInstance(c.config);
-    const b = natInstance({ ...c.config, ...c.second });
-    const half: FlowFilter = { buckets: { key: 'flow', of: 2, ids: [1] } };
-    const toB = compileFilter(half);
-    t.deepEqual(replay(packets.slice(0, cut), () => a.mb, [a.mb]), []);
-    const before = heldPairs(a.mb).length;
-    for (const scope of SCOPES.filter((s) => s !== 'all-flows')) move(a.mb, b.mb, half, [scope]);
-    const moved = heldPairs(b.mb).length;
+    t.deepEqual(replay(packets.slice(0, cut), () => a, [a]), []);
+    const before = heldPairs(a).length;
+    for (const scope of SCOPES.filter((s) => s !== 'all-flows')) move(a, b, filter, [scope]);
+    const moved = heldPairs(b).length;
     t.true(moved > 0, 'some translations moved');
-    t.is(heldPairs(a.mb).length, before - moved);
-    t.is(lentPairs(a.mb), moved, 'the source keeps the moved pairs taken');
-    const route = (p: WirePacket) => (matchPacket(toB, p.data, decode(p.data, p.linkType), p.inPort) ? b.mb : a.mb);
-    t.deepEqual(replay(packets.slice(cut), route, [a.mb, b.mb]), []);
-    const egress = egressFor(c.config);
-    const emitted = [...a.emitted, ...b.emitted].sort((x, y) => x.seq - y.seq);
-    for (const p of emitted) egress.receive(p);
+    t.is(heldPairs(a).length, before - moved);
+    t.is(lentPairs(a), moved, 'the source keeps the moved pairs taken');
+    const toB = compileFilter(filter);
+    const route = (p: WirePacket) => (matchPacket(toB, p.data, decode(p.data, p.linkType), p.inPort) ? b : a);
+    t.deepEqual(replay(packets.slice(cut), route, [a, b]), []);
+  };
+
+  const checkWire = (t: ExecutionContext, packets: WirePacket[], config: Record<string, unknown>, ...runs: ReturnType<typeof natInstance>[]): void => {
+    const egress = egressFor(config);
+    for (const p of runs.flatMap((r) => r.emitted).sort((x, y) => x.seq - y.seq)) egress.receive(p);
     const eg = egress.report();
     t.is(eg.packets, packets.length);
     t.is(eg.sharedPairs, 0, JSON.stringify(eg.sharedExamples));
-    const counters = [a.mb, b.mb].map((mb) => (mb.outputs() as NatOutputs).counters);
-    t.is(eg.translated, counters[0].translatedOut + counters[1].translatedOut);
+    const counters = runs.map((r) => (r.mb.outputs() as NatOutputs).counters);
+    t.is(eg.translated, counters.reduce((n, k) => n + k.translatedOut, 0));
     t.true(counters[1].translationsCreated > 0, 'the second instance made translations of its own');
+  };
+
+  test(`${c.trace}: half the hash buckets moved to a second instance with the same configuration, both running on, never share a pair`, (t) => {
+    const packets = capture(c.trace);
+    const a = natInstance(c.config);
+    const b = natInstance(c.config);
+    split(t, packets, a.mb, b.mb, { buckets: { key: 'flow', of: 2, ids: [1] } });
+    checkWire(t, packets, c.config, a, b);
+  });
+
+  test(`${c.trace}: flows of half the address space moved to a second instance with a port range of its own, both running on, never share a pair`, (t) => {
+    const packets = capture(c.trace);
+    const a = natInstance({ ...c.config, portRange: c.ranges[0] });
+    const b = natInstance({ ...c.config, portRange: c.ranges[1] });
+    split(t, packets, a.mb, b.mb, { nwDst: '128.0.0.0/1', bidirectional: true });
+    checkWire(t, packets, c.config, a, b);
   });
 }

@@ -6,7 +6,7 @@
  */
 import type { PerFlowTable } from '../../shim/definition.js';
 import type { NatConfig } from './config.js';
-import { addrKey, type NatFlow, pairKey, pairOf, pairPort } from './state.js';
+import { addrKey, type NatFlow, pairOf, pairPort } from './state.js';
 
 export function timeoutOf(c: NatConfig, f: NatFlow): number {
   return f.tcp === null ? c.udpTimeout : f.tcp === 'established' ? c.tcpEstablishedTimeout : c.tcpTransitoryTimeout;
@@ -71,12 +71,33 @@ class ExpiryHeap {
   }
 }
 
+/** One bit per port of each protocol and external address, set while the pair is held or lent away. */
+class PairBits {
+  private readonly bits = new Map<number, Uint8Array>();
+
+  has(addr: number, port: number): boolean {
+    const b = this.bits.get(addr);
+    return b !== undefined && (b[port >> 3] & (1 << (port & 7))) !== 0;
+  }
+
+  set(k: number, on: boolean): void {
+    const port = pairPort(k);
+    const addr = (k - port) / 0x10000; // the address key (see pairKey)
+    let b = this.bits.get(addr);
+    if (!b) {
+      b = new Uint8Array(0x2000);
+      this.bits.set(addr, b);
+    }
+    if (on) b[port >> 3] |= 1 << (port & 7);
+    else b[port >> 3] &= ~(1 << (port & 7));
+  }
+}
+
 export class TranslationIndex {
-  /** Pair key -> id of the flow holding it. */
-  private readonly owners = new Map<number, string>();
+  private readonly taken = new PairBits();
   /** Flow id -> the pair key it holds, so a put that replaces a flow frees the pair it held. */
   private readonly held = new Map<string, number>();
-  /** Address key -> pairs held or lent inside [portFirst, portLast]. */
+  /** Address key and port class -> pairs held or lent inside [portFirst, portLast]. */
   private readonly used = new Map<number, number>();
   private readonly expiry = new ExpiryHeap();
 
@@ -85,36 +106,36 @@ export class TranslationIndex {
   /** Indexes the flows here and the pairs lent away; a lent pair a flow here holds has come back. */
   static build(config: NatConfig, flows: PerFlowTable<NatFlow>, lent: Set<number>): TranslationIndex {
     const index = new TranslationIndex(config, lent);
-    for (const k of lent) index.count(k, 1);
+    for (const k of lent) index.take(k, 1);
     for (const [id, { state }] of flows.entries()) index.add(id, state);
     return index;
   }
 
   /**
-   * Indexes a flow (new, or replacing what its id held): reserves its pair and schedules its
-   * expiry. A pair another flow already holds stays that flow's: only instances with overlapping
-   * port ranges running at once can cause it, and the egress check reports it on the wire.
+   * Indexes a flow (new, revived, or replacing what its id held): reserves its pair and schedules
+   * its expiry; an expired flow holds nothing and is not scheduled. A pair another flow already
+   * holds stays that flow's: only instances that split flows other than by hash bucket, on
+   * overlapping port ranges, can cause it, and the egress check reports it on the wire.
    */
   add(id: string, f: NatFlow): void {
-    this.schedule(id, f);
-    const k = f.mode === 'nat' ? pairOf(f) : undefined;
+    if (!f.expired) this.schedule(id, f);
+    const k = f.mode === 'nat' && !f.expired ? pairOf(f) : undefined;
     const before = this.held.get(id);
     if (before === k) return;
     if (before !== undefined) this.remove(id);
-    if (k === undefined || this.owners.has(k)) return;
-    if (this.lent.delete(k)) this.count(k, -1);
-    this.owners.set(k, id);
+    if (k === undefined) return;
+    if (this.lent.delete(k)) this.take(k, -1);
+    if (this.isTaken(k)) return;
     this.held.set(id, k);
-    this.count(k, 1);
+    this.take(k, 1);
   }
 
-  /** Frees the pair a flow holds; its expiry entries lapse by themselves. */
+  /** Frees the pair a flow holds (it expired, or its record goes); its expiry entries lapse by themselves. */
   remove(id: string): void {
     const k = this.held.get(id);
     if (k === undefined) return;
     this.held.delete(id);
-    this.owners.delete(k);
-    this.count(k, -1);
+    this.take(k, -1);
   }
 
   /** Frees the pair a flow holds and keeps it taken as lent away. */
@@ -123,7 +144,7 @@ export class TranslationIndex {
     if (k === undefined) return;
     this.remove(id);
     this.lent.add(k);
-    this.count(k, 1);
+    this.take(k, 1);
   }
 
   schedule(id: string, f: NatFlow): void {
@@ -131,20 +152,29 @@ export class TranslationIndex {
   }
 
   isFree(tcp: boolean, addr: number, port: number): boolean {
-    const k = pairKey(tcp, addr, port);
-    return !this.owners.has(k) && !this.lent.has(k);
+    return !this.taken.has(addrKey(tcp, addr), port);
   }
 
-  /** True when every port of the range is taken at this address. */
-  isFull(tcp: boolean, addr: number): boolean {
-    return (this.used.get(addrKey(tcp, addr)) ?? 0) > this.config.portLast - this.config.portFirst;
+  /** True when every port of class `cls` in the range is taken at this address. */
+  isFull(tcp: boolean, addr: number, cls: number): boolean {
+    const { portFirst, portLast, partitionBuckets: n } = this.config;
+    const capacity = Math.floor((portLast - cls) / n) - Math.floor((portFirst - 1 - cls) / n);
+    return (this.used.get(addrKey(tcp, addr) * 0x10000 + cls) ?? 0) >= capacity;
   }
 
-  private count(k: number, delta: number): void {
+  private isTaken(k: number): boolean {
+    const port = pairPort(k);
+    return this.taken.has((k - port) / 0x10000, port);
+  }
+
+  /** Marks a pair taken (+1) or free (-1) and counts it in its address's port class when in range. */
+  private take(k: number, delta: 1 | -1): void {
+    this.taken.set(k, delta > 0);
     const port = pairPort(k);
     if (port < this.config.portFirst || port > this.config.portLast) return;
-    const a = (k - port) / 0x10000; // the address key (see pairKey)
-    this.used.set(a, (this.used.get(a) ?? 0) + delta);
+    // The pair key less the port is the address key times 2^16: add the port's class instead.
+    const slot = k - port + (port % this.config.partitionBuckets);
+    this.used.set(slot, (this.used.get(slot) ?? 0) + delta);
   }
 
   /** Pops the next flow whose earliest possible expiry is at or before `clock` (to be checked), if any. */

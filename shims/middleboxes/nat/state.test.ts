@@ -2,31 +2,40 @@ import test from 'ava';
 import { type NatFlow, natFlowCodec, natSharedCodec, noMultiFlowCodec, pairKey } from './state.js';
 
 const flow: NatFlow = {
-  mode: 'nat', inside: 'b', extAddr: 0xcb007101, extPort: 40000, tcp: 'established', last: 1367526037.677993, packetsOut: 31, packetsIn: 46,
+  mode: 'nat', inside: 'b', extAddr: 0xcb007101, extPort: 40000, tcp: 'established', last: 1367526037.677993, packetsOut: 31, packetsIn: 46, expired: false,
 };
 
 test('a translation travels as a compact array and comes back the same', (t) => {
   const json = natFlowCodec.encode(flow);
-  t.deepEqual(json, ['nat', 'b', '203.0.113.1', 40000, 'established', 1367526037.677993, 31, 46]);
+  t.deepEqual(json, ['nat', 'b', '203.0.113.1', 40000, 'established', 1367526037.677993, 31, 46, false]);
   t.deepEqual(natFlowCodec.decode(JSON.parse(JSON.stringify(json))), flow);
 });
 
+test('an expired translation travels with the pair it held last, marked expired', (t) => {
+  const expired: NatFlow = { ...flow, tcp: 'closed', expired: true };
+  const json = natFlowCodec.encode(expired);
+  t.deepEqual(json, ['nat', 'b', '203.0.113.1', 40000, 'closed', 1367526037.677993, 31, 46, true]);
+  t.deepEqual(natFlowCodec.decode(JSON.parse(JSON.stringify(json))), expired);
+});
+
 test('a flow opened from outside travels without an external address', (t) => {
-  const pass: NatFlow = { mode: 'pass', inside: 'a', extAddr: 0, extPort: 0, tcp: null, last: 5, packetsOut: 1, packetsIn: 2 };
-  t.deepEqual(natFlowCodec.encode(pass), ['pass', 'a', null, 0, null, 5, 1, 2]);
+  const pass: NatFlow = { mode: 'pass', inside: 'a', extAddr: 0, extPort: 0, tcp: null, last: 5, packetsOut: 1, packetsIn: 2, expired: false };
+  t.deepEqual(natFlowCodec.encode(pass), ['pass', 'a', null, 0, null, 5, 1, 2, false]);
   t.deepEqual(natFlowCodec.decode(natFlowCodec.encode(pass)), pass);
 });
 
 const badFlows: [string, unknown, string][] = [
-  ['an object for an array', { mode: 'nat' }, 'nat flow state must be [mode, inside, extIp, extPort, tcp, last, packetsOut, packetsIn]'],
-  ['an unknown mode', ['snat', 'a', '203.0.113.1', 1, null, 0, 0, 0], 'mode must be "nat" or "pass", got "snat"'],
-  ['a bad side', ['nat', 'c', '203.0.113.1', 1, null, 0, 0, 0], 'inside must be "a" or "b", got "c"'],
-  ['an IPv6 external address', ['nat', 'a', '::1', 1, null, 0, 0, 0], 'extIp must be an IPv4 address, got "::1"'],
-  ['external port 0', ['nat', 'a', '203.0.113.1', 0, null, 0, 0, 0], 'extPort must be 1-65535, got 0'],
-  ['a pass flow with a port', ['pass', 'a', null, 80, null, 0, 0, 0], 'a "pass" flow has no external address (extIp null, extPort 0)'],
-  ['an unknown TCP state', ['nat', 'a', '203.0.113.1', 1, 'listen', 0, 0, 0], 'tcp state "listen" is not one of syn-sent, syn-received, established, closing, closed'],
-  ['a timestamp as text', ['nat', 'a', '203.0.113.1', 1, null, '0', 0, 0], 'last must be a timestamp'],
-  ['a negative counter', ['nat', 'a', '203.0.113.1', 1, null, 0, -1, 0], 'packet counters must be non-negative integers'],
+  ['an object for an array', { mode: 'nat' }, 'nat flow state must be [mode, inside, extIp, extPort, tcp, last, packetsOut, packetsIn, expired]'],
+  ['no expiry mark', ['nat', 'a', '203.0.113.1', 1, null, 0, 0, 0], 'nat flow state must be [mode, inside, extIp, extPort, tcp, last, packetsOut, packetsIn, expired]'],
+  ['an expiry mark that is no boolean', ['nat', 'a', '203.0.113.1', 1, null, 0, 0, 0, 1], 'expired must be true or false, got 1'],
+  ['an unknown mode', ['snat', 'a', '203.0.113.1', 1, null, 0, 0, 0, false], 'mode must be "nat" or "pass", got "snat"'],
+  ['a bad side', ['nat', 'c', '203.0.113.1', 1, null, 0, 0, 0, false], 'inside must be "a" or "b", got "c"'],
+  ['an IPv6 external address', ['nat', 'a', '::1', 1, null, 0, 0, 0, false], 'extIp must be an IPv4 address, got "::1"'],
+  ['external port 0', ['nat', 'a', '203.0.113.1', 0, null, 0, 0, 0, false], 'extPort must be 1-65535, got 0'],
+  ['a pass flow with a port', ['pass', 'a', null, 80, null, 0, 0, 0, false], 'a "pass" flow has no external address (extIp null, extPort 0)'],
+  ['an unknown TCP state', ['nat', 'a', '203.0.113.1', 1, 'listen', 0, 0, 0, false], 'tcp state "listen" is not one of syn-sent, syn-received, established, closing, closed'],
+  ['a timestamp as text', ['nat', 'a', '203.0.113.1', 1, null, '0', 0, 0, false], 'last must be a timestamp'],
+  ['a negative counter', ['nat', 'a', '203.0.113.1', 1, null, 0, -1, 0, false], 'packet counters must be non-negative integers'],
 ];
 
 for (const [what, json, message] of badFlows) {

@@ -8,7 +8,18 @@ import type { TranslationIndex } from './reservations.js';
 export const TCP_STATES = ['syn-sent', 'syn-received', 'established', 'closing', 'closed'] as const;
 export type TcpState = (typeof TCP_STATES)[number];
 
-/** Per-flow: a boundary-crossing IPv4 TCP/UDP flow, translated or (opened from outside) passed as it is. */
+/**
+ * Per-flow: a boundary-crossing IPv4 TCP/UDP flow, translated or (opened from outside) passed as it is.
+ *
+ * A record lasts for the instance's life (as the monitor's and the ids's per-flow records do), so
+ * what the NAT reports does not hang on which instance's clock passed a flow's timeout: an idle
+ * flow expires (its external pair is released for reuse, `expired` is set) but keeps its record,
+ * its mode and its packet counts. A later packet of the flow (either direction) revives the same
+ * record: a 'nat' flow is given a pair afresh, as a new flow would be (the inside port when free
+ * and in class, else the next free port of its class; so it may or may not be the pair it had),
+ * its TCP state starts over from that packet, and its counts go on. So a flow has one record
+ * whether or not it expired in between, and its mode is the one its first packet ever gave it.
+ */
 export interface NatFlow {
   /** 'nat' when the inside endpoint opened the flow; 'pass' when the outside one did (never translated). */
   mode: 'nat' | 'pass';
@@ -24,6 +35,8 @@ export interface NatFlow {
   /** Packets from the inside endpoint, and to it. */
   packetsOut: number;
   packetsIn: number;
+  /** True once the flow idled past its timeout: it holds no pair (extAddr/extPort are the last it held) until a packet revives it. */
+  expired: boolean;
 }
 
 export interface NatCounters {
@@ -45,15 +58,19 @@ export interface NatCounters {
   portsExhausted: number;
   /** Translated packets whose original IPv4 header or TCP/UDP checksum was already wrong. */
   inputBadChecksums: number;
+  /** Translations made, revivals included (summed over a pool, created less expired is the number live). */
   translationsCreated: number;
   translationsExpired: number;
+  /** Of translationsCreated, those that revived an expired flow's record with a fresh pair. */
+  translationsRevived: number;
   inboundFlowsCreated: number;
   inboundFlowsExpired: number;
+  inboundFlowsRevived: number;
 }
 
 /**
- * All-flows state. The external address:port pairs in use are those the per-flow translations
- * hold, which a moved translation reserves where it lands through its per-flow put, plus the
+ * All-flows state. The external address:port pairs in use are those the live (not expired)
+ * per-flow translations hold, which a moved translation reserves where it lands through its per-flow put, plus the
  * pairs lent away. `index` makes them fast to look up: it is derived from the per-flow table and
  * `lent`, never serialized, and rebuilt when missing.
  */
@@ -86,7 +103,7 @@ export function pairKey(tcp: boolean, addr: number, port: number): number {
   return addrKey(tcp, addr) * PORT_SPACE + port;
 }
 
-/** The pair a translation holds; a flow's protocol is TCP exactly when it has a TCP state. */
+/** The pair a translation holds (or held last, when expired); a flow's protocol is TCP exactly when it has a TCP state. */
 export function pairOf(f: NatFlow): number {
   return pairKey(f.tcp !== null, f.extAddr, f.extPort);
 }
@@ -111,8 +128,8 @@ function parsePairText(text: unknown): number {
 
 const COUNTER_NAMES = [
   'packets', 'translatedOut', 'returnHits', 'passedInbound', 'passedLocal', 'passedIpv6', 'passedNonIp', 'passedOtherProto',
-  'passedNoPorts', 'portsExhausted', 'inputBadChecksums', 'translationsCreated', 'translationsExpired', 'inboundFlowsCreated',
-  'inboundFlowsExpired',
+  'passedNoPorts', 'portsExhausted', 'inputBadChecksums', 'translationsCreated', 'translationsExpired', 'translationsRevived',
+  'inboundFlowsCreated', 'inboundFlowsExpired', 'inboundFlowsRevived',
 ] as const satisfies readonly (keyof NatCounters)[];
 
 function isCount(v: unknown): v is number {
@@ -120,15 +137,17 @@ function isCount(v: unknown): v is number {
 }
 
 /**
- * A flow travels as [mode, inside, extIp, extPort, tcp, last, packetsOut, packetsIn] (extIp null
- * and extPort 0 for 'pass'): a move carries one per flow, so the compact form and a hand-written
- * check pay off.
+ * A flow travels as [mode, inside, extIp, extPort, tcp, last, packetsOut, packetsIn, expired]
+ * (extIp null and extPort 0 for 'pass'): a move carries one per flow, so the compact form and a
+ * hand-written check pay off.
  */
 export const natFlowCodec = {
-  encode: (f: NatFlow): unknown => [f.mode, f.inside, f.mode === 'nat' ? ipv4String(f.extAddr) : null, f.extPort, f.tcp, f.last, f.packetsOut, f.packetsIn],
+  encode: (f: NatFlow): unknown => [
+    f.mode, f.inside, f.mode === 'nat' ? ipv4String(f.extAddr) : null, f.extPort, f.tcp, f.last, f.packetsOut, f.packetsIn, f.expired,
+  ],
   decode: (j: unknown): NatFlow => {
-    if (!Array.isArray(j) || j.length !== 8) throw new Error('nat flow state must be [mode, inside, extIp, extPort, tcp, last, packetsOut, packetsIn]');
-    const [mode, inside, extIp, extPort, tcp, last, packetsOut, packetsIn] = j;
+    if (!Array.isArray(j) || j.length !== 9) throw new Error('nat flow state must be [mode, inside, extIp, extPort, tcp, last, packetsOut, packetsIn, expired]');
+    const [mode, inside, extIp, extPort, tcp, last, packetsOut, packetsIn, expired] = j;
     if (mode !== 'nat' && mode !== 'pass') throw new Error(`mode must be "nat" or "pass", got ${JSON.stringify(mode)}`);
     if (inside !== 'a' && inside !== 'b') throw new Error(`inside must be "a" or "b", got ${JSON.stringify(inside)}`);
     let extAddr = 0;
@@ -143,7 +162,8 @@ export const natFlowCodec = {
     if (tcp !== null && !TCP_STATES.includes(tcp)) throw new Error(`tcp state ${JSON.stringify(tcp)} is not one of ${TCP_STATES.join(', ')}`);
     if (typeof last !== 'number' || !Number.isFinite(last)) throw new Error('last must be a timestamp');
     if (!isCount(packetsOut) || !isCount(packetsIn)) throw new Error('packet counters must be non-negative integers');
-    return { mode, inside, extAddr, extPort, tcp, last, packetsOut, packetsIn };
+    if (typeof expired !== 'boolean') throw new Error(`expired must be true or false, got ${JSON.stringify(expired)}`);
+    return { mode, inside, extAddr, extPort, tcp, last, packetsOut, packetsIn, expired };
   },
 };
 

@@ -106,13 +106,13 @@ export interface PairHolder {
   pair: string;
 }
 
-/** Every external pair the instances' translations hold, with the flow holding it. */
+/** Every external pair the instances' live translations hold, with the flow holding it (an expired one holds none). */
 export function heldPairs(...instances: MiddleboxInstance[]): PairHolder[] {
   const out: PairHolder[] = [];
   for (const mb of instances) {
     for (const [id, { state }] of mb.tables.flows.entries()) {
-      const f = nat.perFlow.encode(state as never) as [string, string, string | null, number, string | null];
-      if (f[0] === 'nat') out.push({ flow: id, pair: `${f[4] === null ? 'udp' : 'tcp'} ${f[2]}:${f[3]}` });
+      const f = nat.perFlow.encode(state as never) as [string, string, string | null, number, string | null, number, number, number, boolean];
+      if (f[0] === 'nat' && !f[8]) out.push({ flow: id, pair: `${f[4] === null ? 'udp' : 'tcp'} ${f[2]}:${f[3]}` });
     }
   }
   return out;
