@@ -1,10 +1,11 @@
 /**
- * Data-plane benchmark (not a test): packets/s through replay -> switch -> monitor, all separate
- * processes, on real and synthetic traffic; and southbound get/put throughput of flow state
- * between two monitor processes. Prints a table; the README records its output.
+ * Data-plane benchmark (not a test), for every middlebox: packets/s through replay -> switch ->
+ * middlebox (all separate processes) on a real capture and on synthetic TCP traffic; state bytes
+ * per flow; and southbound get + put throughput of its per-flow state between two instances.
+ * Prints tables; the README records their output.
  *
- *   npm run bench                 # default sizes
- *   npm run bench -- --flows 50000
+ *   npm run bench                                 # every middlebox, default sizes
+ *   npm run bench -- --middlebox monitor --flows 50000 --rounds 1
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,13 +14,17 @@ import { parseArgs } from 'node:util';
 import { LocalCluster } from '../cli/local/cluster.js';
 import { silentLogger } from '../shims/log/logger.js';
 import { readCaptureFile, type CapturedPacket } from '../shims/flow/pcap.js';
-import type { Chunk } from '../shims/protocol/messages.js';
+import type { Chunk, Scope } from '../shims/protocol/messages.js';
+import { MIDDLEBOXES } from '../shims/middleboxes/registry.js';
 import { syntheticFlows } from '../shims/traffic/synthetic.js';
 import { tracePath } from '../shims/traffic/trace-dir.js';
 
-const { values } = parseArgs({ options: { flows: { type: 'string', default: '100000' }, rounds: { type: 'string', default: '3' } } });
+const { values } = parseArgs({ options: {
+  flows: { type: 'string', default: '100000' }, rounds: { type: 'string', default: '3' }, middlebox: { type: 'string', multiple: true },
+} });
 const flows = Number(values.flows);
 const rounds = Number(values.rounds);
+const types = values.middlebox ?? Object.keys(MIDDLEBOXES);
 
 async function withCluster<T>(fn: (c: LocalCluster) => Promise<T>): Promise<T> {
   const c = await LocalCluster.start({ log: silentLogger, logDir: mkdtempSync(join(tmpdir(), 'openmb-bench-')) });
@@ -30,64 +35,71 @@ async function withCluster<T>(fn: (c: LocalCluster) => Promise<T>): Promise<T> {
   }
 }
 
-/** End-to-end rate: from the first packet sent until the monitor has processed the last. */
-async function throughput(packets: CapturedPacket[]): Promise<number> {
+/** End-to-end rate: from the first packet sent until the middlebox has processed (and emitted) the last. */
+async function throughput(type: string, packets: CapturedPacket[]): Promise<{ pps: number; bytesPerFlow: number }> {
   return withCluster(async (c) => {
-    await c.addInstance('monitor', 'm0', { hosts: true });
-    await c.routeAll('m0');
+    const def = MIDDLEBOXES[type];
+    const egress = def.createEgress?.(def.parseConfig(def.defaultConfig));
+    if (egress) await c.attachSink((p) => egress.receive(p));
+    await c.addInstance(type, 'i0');
+    await c.routeAll('i0');
     const start = performance.now();
     await c.replay(packets, { kind: 'asap' });
     const s = await c.settle(120_000);
-    if (s.processed !== packets.length) throw new Error(`processed ${s.processed} of ${packets.length}`);
-    return packets.length / ((performance.now() - start) / 1000);
+    const secs = (performance.now() - start) / 1000;
+    if (s.processed !== packets.length) throw new Error(`${type}: processed ${s.processed} of ${packets.length}`);
+    const stats = await c.session('i0').stats(true);
+    return { pps: packets.length / secs, bytesPerFlow: stats.entries['per-flow'] ? stats.bytes!['per-flow'] / stats.entries['per-flow'] : 0 };
   });
 }
 
-async function getPut(packets: CapturedPacket[]): Promise<{ flows: number; getMs: number; putMs: number; bytes: number }> {
+/** Per-flow state for most middleboxes; for one whose state is a shared cache (re), that cache. */
+async function getPut(type: string, packets: CapturedPacket[], scope: Scope): Promise<{ flows: number; ms: number; bytes: number }> {
   return withCluster(async (c) => {
-    const src = await c.addInstance('monitor', 'm0', { hosts: false });
-    const dst = await c.addInstance('monitor', 'm1', { hosts: false });
-    await c.routeAll('m0');
+    const src = await c.addInstance(type, 'i0');
+    const dst = await c.addInstance(type, 'i1');
+    await c.routeAll('i0');
     await c.replay(packets, { kind: 'asap' });
     await c.settle(120_000);
+    const bytes = (await src.stats(true)).bytes![scope];
     // Each batch is put as soon as it arrives, as a move does: get and put overlap.
-    const bytes = (await src.stats(true)).bytes!['per-flow'];
     const t0 = performance.now();
     const puts: Promise<number>[] = [];
-    await src.get('per-flow', {}, (cs: Chunk[]) => puts.push(dst.put('per-flow', cs)));
-    const t1 = performance.now();
+    await src.get(scope, {}, (cs: Chunk[]) => puts.push(dst.put(scope, cs)));
     const n = (await Promise.all(puts)).reduce((a, b) => a + b, 0);
-    const t2 = performance.now();
-    if (n !== flows) throw new Error(`put ${n} of ${flows}`);
-    return { flows: n, getMs: t1 - t0, putMs: t2 - t1, bytes };
+    return { flows: n, ms: performance.now() - t0, bytes };
   });
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
-const synthetic = syntheticFlows({ flows: Math.min(flows, 20000) });
-const traces: [string, CapturedPacket[]][] = [
-  ['stopddos_pkt.TCP.synflood.spoofed.pcap', readCaptureFile(tracePath('stopddos_pkt.TCP.synflood.spoofed.pcap')).packets],
+const traffic: [string, CapturedPacket[]][] = [
   ['tryzeek_http.pcap', readCaptureFile(tracePath('tryzeek_http.pcap')).packets],
-  [`synthetic ${Math.min(flows, 20000)} TCP flows`, synthetic],
+  ['stopddos_pkt.TCP.synflood.spoofed.pcap', readCaptureFile(tracePath('stopddos_pkt.TCP.synflood.spoofed.pcap')).packets],
+  ['synthetic 20000 TCP flows', syntheticFlows({ flows: 20000 })],
 ];
+const handshakes = syntheticFlows({ flows, handshakeOnly: true });
 
 console.log(`OpenMB data-plane benchmark: ${new Date().toISOString()}, node ${process.version}, median of ${rounds}`);
-console.log('\nreplay -> switch -> monitor (three processes)');
-console.log('traffic'.padEnd(44) + 'packets'.padStart(10) + 'packets/s'.padStart(14));
-for (const [name, packets] of traces) {
-  const rates: number[] = [];
-  for (let r = 0; r < rounds; r++) rates.push(await throughput(packets));
-  console.log(name.padEnd(44) + fmt(packets.length).padStart(10) + fmt(median(rates)).padStart(14));
+console.log('\nreplay -> switch -> middlebox (three processes, plus the egress sink for nat and re)');
+console.log('middlebox  traffic'.padEnd(52) + 'packets'.padStart(10) + 'packets/s'.padStart(12) + '  state bytes/flow');
+for (const type of types) {
+  for (const [name, packets] of traffic) {
+    const runs: { pps: number; bytesPerFlow: number }[] = [];
+    for (let r = 0; r < rounds; r++) runs.push(await throughput(type, packets));
+    const m = runs.sort((a, b) => a.pps - b.pps)[Math.floor(runs.length / 2)];
+    console.log(`${type.padEnd(11)}${name}`.padEnd(52) + fmt(packets.length).padStart(10) + fmt(m.pps).padStart(12) + fmt(m.bytesPerFlow).padStart(19));
+  }
 }
 
-console.log('\nsouthbound get + put of per-flow state (monitor -> monitor)');
-console.log('flows'.padStart(10) + 'state MB'.padStart(10) + 'get ms'.padStart(10) + 'last put'.padStart(10) + 'flows/s'.padStart(12) + 'MB/s'.padStart(8));
-const many = syntheticFlows({ flows });
-const results: { flows: number; getMs: number; putMs: number; bytes: number }[] = [];
-for (let r = 0; r < rounds; r++) results.push(await getPut(many));
-const m = results.sort((a, b) => a.getMs + a.putMs - (b.getMs + b.putMs))[Math.floor(results.length / 2)];
-const secs = (m.getMs + m.putMs) / 1000;
-console.log(fmt(m.flows).padStart(10) + (m.bytes / 1e6).toFixed(1).padStart(10) + fmt(m.getMs).padStart(10) + fmt(m.putMs).padStart(10)
-  + fmt(m.flows / secs).padStart(12) + (m.bytes / 1e6 / secs).toFixed(1).padStart(8));
+console.log(`\nsouthbound get + put (instance -> instance): per-flow state after ${fmt(flows)} TCP handshakes; re: its chunk cache after the synthetic traffic`);
+console.log('middlebox'.padEnd(11) + 'scope'.padEnd(11) + 'entries'.padStart(10) + 'state MB'.padStart(10) + 'ms'.padStart(8) + 'entries/s'.padStart(12) + 'MB/s'.padStart(8));
+for (const type of types) {
+  const shared = MIDDLEBOXES[type].sharedAllFlows === true;
+  const scope: Scope = shared ? 'all-flows' : 'per-flow';
+  const runs: { flows: number; ms: number; bytes: number }[] = [];
+  for (let r = 0; r < rounds; r++) runs.push(await getPut(type, shared ? traffic[2][1] : handshakes, scope));
+  const m = runs.sort((a, b) => a.ms - b.ms)[Math.floor(runs.length / 2)];
+  console.log(type.padEnd(11) + scope.padEnd(11) + fmt(m.flows).padStart(10) + (m.bytes / 1e6).toFixed(1).padStart(10) + fmt(m.ms).padStart(8)
+    + fmt(m.flows / (m.ms / 1000)).padStart(12) + (m.bytes / 1e6 / (m.ms / 1000)).toFixed(1).padStart(8));
+}
