@@ -11,6 +11,7 @@ import { readCaptureFile } from '../shims/flow/pcap.js';
 import { replay, type Pace } from '../shims/traffic/replay.js';
 import { addressOption, jsonObject, positiveNumber } from './options.js';
 import { localCommand } from './local/command.js';
+import { operatorCommand } from '../operator/kube/command.js';
 import { progressBar } from './progress.js';
 
 const program = new Command('openmb')
@@ -78,6 +79,7 @@ program.command('replay')
   });
 
 program.addCommand(localCommand());
+program.addCommand(operatorCommand());
 
 // A reader that goes away (`openmb local | head`) is not an error of ours.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {

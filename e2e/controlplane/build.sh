@@ -5,7 +5,7 @@
 #
 # Builds the two binaries from the k8s.io/kubernetes Go module (pinned below)
 # using only the Go module proxy: no Docker, no git clone of kubernetes.
-# Output: $OPENMB_CACHE/k8s-<version>/bin/{kube-apiserver,kube-controller-manager}
+# Output: $OPENMB_CACHE/k8s-<version>/bin/{kube-apiserver,kube-controller-manager,kubectl}
 # The build is skipped when both binaries already exist. Prints the bin dir.
 #
 # Env:
@@ -23,9 +23,12 @@ K8S_VERSION="${K8S_VERSION:-v1.34.4}"
 CACHE="${OPENMB_CACHE:-$HOME/.cache/openmb}"
 BIN_DIR="$CACHE/k8s-$K8S_VERSION/bin"
 BUILD_DIR="$CACHE/build-$K8S_VERSION"
-CMDS=(kube-apiserver kube-controller-manager)
+# kubectl too, so the e2e suites do not depend on whatever kubectl a machine happens to have.
+CMDS=(kube-apiserver kube-controller-manager kubectl)
 
-if [[ -x "$BIN_DIR/kube-apiserver" && -x "$BIN_DIR/kube-controller-manager" ]]; then
+missing=0
+for cmd in "${CMDS[@]}"; do [[ -x "$BIN_DIR/$cmd" ]] || missing=1; done
+if ((missing == 0)); then
   echo "build.sh: $K8S_VERSION already built" >&2
   echo "$BIN_DIR"
   exit 0
@@ -78,6 +81,7 @@ done
 
 start=$(date +%s)
 for cmd in "${CMDS[@]}"; do
+  [[ -x "$BIN_DIR/$cmd" ]] && continue
   echo "build.sh: go build $cmd" >&2
   nice -n 19 go build -trimpath -ldflags="$ldflags" -o "$BIN_DIR/$cmd.tmp" "k8s.io/kubernetes/cmd/$cmd"
   mv "$BIN_DIR/$cmd.tmp" "$BIN_DIR/$cmd"

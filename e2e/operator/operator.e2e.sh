@@ -1,0 +1,253 @@
+#!/usr/bin/env bash
+# operator.e2e.sh - the operator against a real Kubernetes API server.
+#
+# Usage: e2e/operator/operator.e2e.sh
+#
+# Uses $KUBECONFIG if set; otherwise starts a control plane (e2e/controlplane/up.sh) in a
+# temporary directory and stops it on exit. Then: applies crds/, starts `openmb operator
+# --runtime process`, runs the trace through one unscaled instance (`openmb local`) as the
+# reference, applies a monitor pool, replays the trace into the pool's switch while
+# `kubectl scale` takes it 1 -> 3 -> 2, waits each time until every StateOperation is Succeeded
+# and the pool is Ready=True at its generation, compares the pool's outputs with the reference,
+# moves one server's flows with a StateOperation of its own, and deletes the pool: the finalizer
+# drains it, its StateOperations are garbage-collected, its processes stop.
+# Prints PASS/FAIL per step; exits non-zero on the first failure.
+#
+# Env:
+#   TRACE     capture to replay (default: the bundled data/traces/tryzeek_sumstat.pcap)
+#   RATE      replay rate in packets/s (default 250: the scaling happens while traffic flows)
+#   TIMEOUT   seconds to wait for each convergence (default 120)
+#   KEEP      1: keep the work directory (logs) even when the suite passes
+set -euo pipefail
+
+[[ ${1:-} == -h || ${1:-} == --help ]] && { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0; }
+ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$ROOT"
+TRACE="${TRACE:-$ROOT/data/traces/tryzeek_sumstat.pcap}"
+RATE="${RATE:-250}"
+TIMEOUT="${TIMEOUT:-120}"
+POOL=monitor
+NS="openmb-e2e-$$"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/openmb-operator-e2e.XXXXXX")"
+OPENMB=(node "$ROOT/bin/openmb.js")
+CP_DIR=""
+OPERATOR_PID=""
+REPLAY_PID=""
+FAILED=0
+
+log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*"; }
+pass() { log "PASS $*"; }
+fail() {
+  log "FAIL $*"
+  FAILED=1
+  exit 1
+}
+
+cleanup() {
+  local rc=$?
+  set +e
+  [[ -n $REPLAY_PID ]] && kill "$REPLAY_PID" 2>/dev/null
+  if ((rc != 0 || FAILED)); then
+    log "--- last lines of the operator's log ($WORK/operator.log)"
+    tail -n 40 "$WORK/operator.log" 2>/dev/null
+    kubectl get mbp,sop -n "$NS" 2>/dev/null
+  fi
+  # Pools go while the operator still runs, so their finalizer does not hold the namespace.
+  if [[ -n $OPERATOR_PID ]] && kill -0 "$OPERATOR_PID" 2>/dev/null; then
+    kubectl -n "$NS" delete mbp --all --timeout=60s >/dev/null 2>&1
+  fi
+  if [[ -n $OPERATOR_PID ]]; then
+    kill "$OPERATOR_PID" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$OPERATOR_PID" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "$OPERATOR_PID" 2>/dev/null
+  fi
+  kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1
+  [[ -n $CP_DIR ]] && "$ROOT/e2e/controlplane/down.sh" "$CP_DIR" >/dev/null 2>&1
+  if ((rc == 0 && !FAILED)) && [[ ${KEEP:-0} != 1 ]]; then rm -rf "$WORK"; else log "logs kept in $WORK"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+trap '((FAILED)) || log "FAIL (line $LINENO: $BASH_COMMAND)"' ERR
+
+# wait_until SECONDS WHAT CMD...: poll CMD every second until it succeeds.
+wait_until() {
+  local secs=$1 what=$2 deadline=$((SECONDS + $1))
+  shift 2
+  until "$@"; do
+    ((SECONDS < deadline)) || fail "$what (not within ${secs}s)"
+    [[ -z $OPERATOR_PID ]] || kill -0 "$OPERATOR_PID" 2>/dev/null || fail "$what: the operator exited"
+    sleep 1
+  done
+}
+
+# --- a cluster and the build -----------------------------------------------------
+[[ -f $ROOT/dist/cli/main.js ]] || (cd "$ROOT" && npx tsc -p tsconfig.json)
+if [[ -z ${KUBECONFIG:-} ]]; then
+  CP_DIR="$WORK/controlplane"
+  log "no KUBECONFIG: starting a control plane in $CP_DIR"
+  "$ROOT/e2e/controlplane/up.sh" "$CP_DIR" >/dev/null
+  export KUBECONFIG="$CP_DIR/kubeconfig"
+fi
+kubectl get --raw /readyz >/dev/null 2>&1 || fail "the API server does not answer"
+pass "API server $(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')"
+
+kubectl apply -f "$ROOT/crds/" >/dev/null || fail "kubectl apply -f crds/"
+kubectl wait --for condition=established --timeout=60s crd/middleboxpools.openmb.io crd/stateoperations.openmb.io >/dev/null ||
+  fail "CRDs not established"
+pass "kubectl apply -f crds/"
+kubectl create namespace "$NS" >/dev/null
+
+# --- the operator ------------------------------------------------------------------
+head -c 24 /dev/urandom | base64 >"$WORK/secret"
+"${OPENMB[@]}" operator --runtime process --secret-file "$WORK/secret" --http 127.0.0.1:0 --state-dir "$WORK/state" \
+  --namespace "$NS" --leader-elect --lease-namespace "$NS" >"$WORK/operator.log" 2>&1 &
+OPERATOR_PID=$!
+http_address() { sed -n 's/^http \(.*\)$/\1/p' "$WORK/operator.log" | head -n 1; }
+has_http() { [[ -n $(http_address) ]]; }
+wait_until 60 "operator started" has_http
+HTTP="http://$(http_address)"
+curl -sf "$HTTP/healthz" >/dev/null || fail "operator /healthz"
+pass "operator running (pid $OPERATOR_PID, $HTTP, leader of lease $NS/openmb-operator)"
+
+# --- the reference: the same trace through one unscaled instance ------------------------
+"${OPENMB[@]}" local --middlebox monitor --trace "$TRACE" --out "$WORK/reference" --rate 2000 >"$WORK/reference.log" 2>&1 ||
+  fail "unscaled reference run (see $WORK/reference.log)"
+pass "unscaled reference: $(head -n 1 "$WORK/reference.log")"
+
+# --- helpers on the pool -------------------------------------------------------------
+k() { kubectl -n "$NS" "$@"; }
+pool_field() { k get mbp "$POOL" -o jsonpath="$1" 2>/dev/null; }
+# converged: Ready=True with observedGeneration == generation, and every StateOperation Succeeded.
+converged() {
+  local gen ready rgen phases
+  gen=$(pool_field '{.metadata.generation}')
+  ready=$(pool_field '{.status.conditions[?(@.type=="Ready")].status}')
+  rgen=$(pool_field '{.status.conditions[?(@.type=="Ready")].observedGeneration}')
+  [[ -n $gen && $ready == True && $rgen == "$gen" && $(pool_field '{.status.observedGeneration}') == "$gen" ]] || return 1
+  phases=$(k get sop -o jsonpath='{range .items[*]}{.status.phase}{"\n"}{end}')
+  [[ -z $(grep -v -e '^Succeeded$' -e '^$' <<<"$phases") ]]
+}
+show_ops() { k get sop --no-headers 2>/dev/null | sed 's/^/    /'; }
+check_scaled() {
+  local n=$1 replicas ready
+  wait_until "$TIMEOUT" "pool converges at $n replicas" converged
+  replicas=$(pool_field '{.status.replicas}')
+  ready=$(pool_field '{.status.readyReplicas}')
+  [[ $replicas == "$n" && $ready == "$n" ]] || fail "pool at $n replicas: status.replicas=$replicas readyReplicas=$ready"
+  pass "pool converged: $ready/$n ready, Ready=True, observedGeneration $(pool_field '{.status.observedGeneration}') = generation $(pool_field '{.metadata.generation}'), phase $(pool_field '{.status.phase}')"
+  show_ops
+}
+failed_ops() { k get sop -o jsonpath='{range .items[?(@.status.phase=="Failed")]}{.metadata.name}: {.status.message}{"\n"}{end}'; }
+
+# --- the pool ------------------------------------------------------------------------
+k apply -f "$ROOT/e2e/operator/pool.yaml" >/dev/null || fail "kubectl apply the pool"
+check_scaled 1
+SWITCH=$(pool_field '{.metadata.annotations.openmb\.io/switch}')
+[[ -S $SWITCH ]] || fail "the pool's switch socket ($SWITCH) is not there"
+[[ $(pool_field '{.metadata.finalizers}') == *openmb.io/drain* ]] || fail "the pool has no openmb.io/drain finalizer"
+pass "pool $POOL: switch $SWITCH, finalizer openmb.io/drain, selector $(pool_field '{.status.selector}')"
+
+OPENMB_SECRET="$(cat "$WORK/secret")" "${OPENMB[@]}" replay --trace "$TRACE" --switch "$SWITCH" --rate "$RATE" \
+  >"$WORK/replay.out" 2>"$WORK/replay.log" &
+REPLAY_PID=$!
+log "replaying $(basename "$TRACE") at $RATE packets/s into the pool"
+sleep 2
+
+k scale mbp/"$POOL" --replicas=3 >/dev/null || fail "kubectl scale --replicas=3"
+log "kubectl scale mbp/$POOL --replicas=3"
+check_scaled 3
+[[ -z $(failed_ops) ]] || fail "failed operations: $(failed_ops)"
+kill -0 "$REPLAY_PID" 2>/dev/null && log "(traffic still flowing)"
+
+k scale mbp/"$POOL" --replicas=2 >/dev/null || fail "kubectl scale --replicas=2"
+log "kubectl scale mbp/$POOL --replicas=2"
+check_scaled 2
+TRAFFIC_DURING_SCALE=0
+kill -0 "$REPLAY_PID" 2>/dev/null && TRAFFIC_DURING_SCALE=1
+
+wait "$REPLAY_PID" || fail "replay (see $WORK/replay.log)"
+REPLAY_PID=""
+SENT=$(sed -n 's/.*"sent":\([0-9]*\).*/\1/p' "$WORK/replay.out")
+((TRAFFIC_DURING_SCALE)) && when="both scalings happened while traffic flowed" || when="the replay ended before the scale to 2 converged"
+pass "replay done: $(cat "$WORK/replay.out") ($when)"
+
+# Every step is a StateOperation owned by the pool, with its final progress.
+OPS=$(k get sop -o json)
+node -e '
+  const ops = JSON.parse(process.argv[1]).items;
+  const bad = [];
+  const kinds = {};
+  for (const o of ops) {
+    const s = o.status ?? {}, p = s.progress ?? {};
+    kinds[o.spec.kind] = (kinds[o.spec.kind] ?? 0) + 1;
+    const owner = (o.metadata.ownerReferences ?? []).find((r) => r.kind === "MiddleboxPool" && r.controller);
+    if (!owner) bad.push(`${o.metadata.name}: no controller owner reference`);
+    if (s.phase !== "Succeeded") bad.push(`${o.metadata.name}: phase ${s.phase}`);
+    if (!s.startTime || !s.completionTime) bad.push(`${o.metadata.name}: no start or completion time`);
+    if (p.flowsDone === undefined || p.flowsDone !== p.flowsTotal) bad.push(`${o.metadata.name}: progress ${p.flowsDone}/${p.flowsTotal}`);
+    if (o.spec.kind === "move" && !(p.flowsDone > 0)) bad.push(`${o.metadata.name}: a move under traffic moved no flows`);
+  }
+  if (!kinds.move || !kinds.clone || !kinds.merge) bad.push(`expected moves, clones and merges, got ${JSON.stringify(kinds)}`);
+  if (bad.length) { console.log(bad.join("\n")); process.exit(1); }
+  console.log(`${ops.length} operations (${Object.entries(kinds).map(([k, n]) => `${n} ${k}`).join(", ")}), all Succeeded, owned by the pool, progress final`);
+' "$OPS" >"$WORK/ops.txt" || fail "operations: $(cat "$WORK/ops.txt")"
+pass "$(cat "$WORK/ops.txt")"
+EVENTS=$(k get events --field-selector involvedObject.kind=MiddleboxPool,reason=OperationSucceeded -o name | wc -l)
+((EVENTS > 0)) || fail "no OperationSucceeded events on the pool"
+pass "$EVENTS OperationSucceeded events on the pool"
+
+# --- the outputs equal the unscaled run's ---------------------------------------------
+curl -sf "$HTTP/pools/$NS/$POOL/outputs" >"$WORK/outputs.json" || fail "GET /pools/$NS/$POOL/outputs"
+node "$ROOT/e2e/operator/compare.mjs" "$WORK/outputs.json" "$WORK/reference/report.json" flows hosts totals | sed 's/^/    /'
+node "$ROOT/e2e/operator/compare.mjs" "$WORK/outputs.json" "$WORK/reference/report.json" flows hosts totals >/dev/null ||
+  fail "the pool's outputs differ from the unscaled run's"
+pass "outputs of the pool scaled 1 -> 3 -> 2 ($SENT packets) equal the unscaled run's"
+
+# --- a user's StateOperation: move one server's flows to another instance ---------------
+SERVER=$(node "$ROOT/e2e/operator/compare.mjs" --busiest-server "$WORK/outputs.json") || fail "no server in the outputs"
+read -r FROM TO <<<"$(pool_field '{.status.instances[0].name} {.status.instances[1].name}')"
+k apply -f - >/dev/null <<EOF || fail "kubectl apply a StateOperation"
+apiVersion: openmb.io/v1alpha1
+kind: StateOperation
+metadata:
+  name: migrate-server
+spec:
+  pool: $POOL
+  kind: move
+  from: [$FROM]
+  to: $TO
+  filter: {nwDst: $SERVER, bidirectional: true}
+EOF
+sop_phase() { [[ $(k get sop migrate-server -o jsonpath='{.status.phase}') =~ ^(Succeeded|Failed)$ ]]; }
+wait_until "$TIMEOUT" "the user's StateOperation finishes" sop_phase
+[[ $(k get sop migrate-server -o jsonpath='{.status.phase}') == Succeeded ]] ||
+  fail "user move: $(k get sop migrate-server -o jsonpath='{.status.message}')"
+[[ $(k get sop migrate-server -o jsonpath='{.metadata.ownerReferences[0].name}') == "$POOL" ]] || fail "the pool did not adopt the user's StateOperation"
+pass "user StateOperation moved server $SERVER's flows $FROM -> $TO: $(k get sop migrate-server -o jsonpath='{.status.progress.flowsDone} flows, {.status.progress.bytes} bytes; {.status.message}')"
+curl -sf "$HTTP/pools/$NS/$POOL/outputs" >"$WORK/outputs-after-move.json" || fail "GET outputs after the move"
+node "$ROOT/e2e/operator/compare.mjs" "$WORK/outputs-after-move.json" "$WORK/reference/report.json" flows hosts totals >"$WORK/cmp2.txt" ||
+  fail "outputs after the user's move differ: $(cat "$WORK/cmp2.txt")"
+pass "outputs still equal the unscaled run's after the user's move"
+
+log "kubectl get mbp,sop -n $NS"
+k get mbp,sop -o wide | sed 's/^/    /'
+
+# --- delete: the finalizer drains the pool, its children are collected --------------------
+k delete mbp "$POOL" --timeout="${TIMEOUT}s" >/dev/null || fail "kubectl delete mbp/$POOL"
+k get mbp "$POOL" >/dev/null 2>&1 && fail "the pool is still there"
+DRAINED=$(k get events --field-selector involvedObject.kind=MiddleboxPool,reason=Drained -o jsonpath='{.items[0].message}')
+[[ -n $DRAINED ]] || fail "no Drained event: the finalizer did not run"
+pass "pool deleted after the finalizer drained it: $DRAINED"
+no_ops() { [[ -z $(k get sop -o name 2>/dev/null) ]]; }
+wait_until 90 "the pool's StateOperations are garbage-collected" no_ops
+pass "its StateOperations were garbage-collected (ownerReferences)"
+if pgrep -f -- "--pool $NS/$POOL( |\$)" >/dev/null; then fail "instance processes of the pool are still running: $(pgrep -af -- "--pool $NS/$POOL")"; fi
+[[ -e $SWITCH ]] && fail "the pool's switch socket is still there"
+pass "every process of the pool stopped"
+curl -sf "$HTTP/pools/$NS/$POOL/outputs" >"$WORK/outputs-drained.json" || fail "GET the drained outputs"
+node "$ROOT/e2e/operator/compare.mjs" "$WORK/outputs-drained.json" "$WORK/reference/report.json" flows hosts totals >"$WORK/cmp3.txt" ||
+  fail "the drained outputs differ from the unscaled run's: $(cat "$WORK/cmp3.txt")"
+pass "the drained state (everything merged into one instance before deletion) equals the unscaled run's outputs"
+
+log "PASS: operator e2e"

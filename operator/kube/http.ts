@@ -1,0 +1,54 @@
+/**
+ * A small HTTP endpoint on loopback: health, the pools this operator runs, and each pool's merged
+ * outputs (what one middlebox would report for all of the pool's traffic). After a pool is
+ * deleted, its drained outputs stay available here.
+ *
+ *   GET /healthz                      ok, or 503 before the informers have synced
+ *   GET /pools                        [{pool, switch, instances, placement owners}]
+ *   GET /pools/NAMESPACE/NAME/outputs {outputs, duplicateFlows, drained?}
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../../shims/log/logger.js';
+import type { PoolRegistry } from './pool-reconciler.js';
+
+export interface HttpOptions {
+  host: string;
+  port: number;
+  registry: PoolRegistry;
+  ready: () => boolean;
+  log: Logger;
+}
+
+export async function serveHttp(o: HttpOptions): Promise<{ server: Server; address: string }> {
+  const server = createServer((req, res) => {
+    const send = (code: number, body: unknown) => {
+      res.writeHead(code, { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/json' });
+      res.end(typeof body === 'string' ? `${body}\n` : `${JSON.stringify(body)}\n`);
+    };
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (req.method !== 'GET') return send(405, 'only GET');
+    if (url.pathname === '/healthz') return o.ready() ? send(200, 'ok') : send(503, 'not ready');
+    if (url.pathname === '/pools') {
+      return send(200, [...o.registry.states.values()].map((st) => ({
+        pool: st.key, switch: st.engine.switchAddress, instances: st.actual.placement.instances, lastError: st.lastError ?? null,
+      })));
+    }
+    const m = /^\/pools\/([^/]+)\/([^/]+)\/outputs$/.exec(url.pathname);
+    if (m) {
+      const key = `${decodeURIComponent(m[1])}/${decodeURIComponent(m[2])}`;
+      o.registry.outputs(key).then((out) => (out ? send(200, out) : send(404, `no pool ${key}`)), (e: Error) => {
+        o.log.warn({ pool: key, err: e.message }, 'reading outputs failed');
+        send(500, e.message);
+      });
+      return;
+    }
+    send(404, 'not found');
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => resolve());
+  });
+  const a = server.address() as AddressInfo;
+  return { server, address: `${a.address}:${a.port}` };
+}

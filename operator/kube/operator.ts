@@ -1,0 +1,100 @@
+/**
+ * The operator: after winning leader election (optional), informers on MiddleboxPools and
+ * StateOperations feed one work queue each; workers reconcile (one reconcile at a time per
+ * object, failures retried with exponential backoff); a small HTTP endpoint serves health and
+ * pool outputs. stop() ends it all, and stops every pool process it started.
+ */
+import type { Server } from 'node:http';
+import { mkdirSync } from 'node:fs';
+import { MIDDLEBOX_POOL, STATE_OPERATION, type MiddleboxPool, type StateOperation } from '../api/types.js';
+import type { Logger } from '../../shims/log/logger.js';
+import { apiMessage, type KubeClient } from './client.js';
+import { serveHttp } from './http.js';
+import { Informer, objectKey } from './informer.js';
+import { LeaderElector, type LeaderOptions } from './leader.js';
+import { OperationReconciler } from './operation-reconciler.js';
+import { PoolReconciler, PoolRegistry } from './pool-reconciler.js';
+import { runWorkers, WorkQueue } from './queue.js';
+import type { RuntimeProvider } from './runtime.js';
+
+export interface OperatorOptions {
+  client: KubeClient;
+  runtime: RuntimeProvider;
+  log: Logger;
+  /** Logs of pool processes and drained outputs go here. */
+  stateDir: string;
+  /** Watch one namespace only (default: all). */
+  namespace?: string;
+  /** host:port for the HTTP endpoint; none when absent. */
+  http?: { host: string; port: number };
+  leader?: LeaderOptions;
+  workers?: number;
+}
+
+export class Operator {
+  readonly registry = new PoolRegistry();
+  private readonly poolQueue = new WorkQueue<string>();
+  private readonly opQueue = new WorkQueue<string>();
+  private pools!: Informer<MiddleboxPool>;
+  private ops!: Informer<StateOperation>;
+  private server: Server | null = null;
+  private elector: LeaderElector | null = null;
+  private synced = false;
+  private running: Promise<unknown>[] = [];
+  httpAddress: string | null = null;
+
+  constructor(private readonly o: OperatorOptions) {}
+
+  async start(onLostLeadership: () => void): Promise<void> {
+    const { client, log } = this.o;
+    mkdirSync(this.o.stateDir, { recursive: true });
+    if (this.o.http) {
+      const { server, address } = await serveHttp({ ...this.o.http, registry: this.registry, ready: () => this.synced, log });
+      this.server = server;
+      this.httpAddress = address;
+      log.info({ http: address }, 'serving /healthz and /pools');
+    }
+    if (this.o.leader) {
+      this.elector = new LeaderElector(client, this.o.leader, log);
+      await this.elector.acquire(onLostLeadership);
+    }
+    this.pools = new Informer<MiddleboxPool>('middleboxpools', client.source<MiddleboxPool>(MIDDLEBOX_POOL.plural, this.o.namespace), log);
+    this.ops = new Informer<StateOperation>('stateoperations', client.source<StateOperation>(STATE_OPERATION.plural, this.o.namespace), log);
+    this.pools.on({
+      add: (p) => this.poolQueue.add(objectKey(p)),
+      // Status writes (ours) do not need a reconcile; spec, deletion and finalizer changes do.
+      update: (a, b) => {
+        const m = (x: MiddleboxPool) => JSON.stringify([x.metadata.generation, x.metadata.deletionTimestamp ?? null, x.metadata.finalizers ?? [], x.metadata.annotations ?? {}]);
+        if (m(a) !== m(b)) this.poolQueue.add(objectKey(b));
+      },
+      delete: (p) => this.poolQueue.add(objectKey(p)),
+    });
+    this.ops.on({
+      add: (op) => { if (OperationReconciler.isUsers(op)) this.opQueue.add(objectKey(op)); },
+      update: (_a, op) => { if (OperationReconciler.isUsers(op)) this.opQueue.add(objectKey(op)); },
+    });
+    const poolReconciler = new PoolReconciler(client, this.pools, this.ops, this.o.runtime, this.registry, log.child({ reconciler: 'pool' }), this.o.stateDir);
+    const opReconciler = new OperationReconciler(client, this.pools, this.ops, this.registry, log.child({ reconciler: 'operation' }), (k) => this.poolQueue.add(k));
+    this.running.push(this.pools.run(), this.ops.run());
+    await Promise.all([this.pools.synced, this.ops.synced]);
+    this.synced = true;
+    log.info({ pools: this.pools.list().length, operations: this.ops.list().length, runtime: this.o.runtime.name }, 'informers synced; reconciling');
+    const workers = this.o.workers ?? 4;
+    const onError = (what: string) => (key: string, err: Error, retryInMs: number) =>
+      log.warn({ [what]: key, err: apiMessage(err), retryInMs }, 'reconcile failed; will retry');
+    this.running.push(
+      runWorkers(this.poolQueue, workers, (k) => poolReconciler.reconcile(k), onError('pool')),
+      runWorkers(this.opQueue, workers, (k) => opReconciler.reconcile(k), onError('operation')),
+    );
+  }
+
+  async stop(): Promise<void> {
+    this.poolQueue.shutDown();
+    this.opQueue.shutDown();
+    this.pools?.stop();
+    this.ops?.stop();
+    this.server?.close();
+    await this.registry.stopAll();
+    await this.elector?.release();
+  }
+}

@@ -1,0 +1,393 @@
+/**
+ * The MiddleboxPool reconciler. Level-triggered and idempotent: each reconcile reads the desired
+ * state from the spec and the actual state from what the engine confirms, plans the steps between
+ * them, and carries them out one group at a time — each move, clone and merge as a
+ * StateOperation owned by the pool, with live progress — writing the pool's status before and
+ * after each step. A spec change is picked up between groups. A finalizer drains the pool
+ * before it goes: its state is merged into one instance, whose outputs are kept, then every
+ * process of the pool is stopped.
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { API_VERSION, STATE_OPERATION, type MiddleboxPool, type StateOperation } from '../api/types.js';
+import { PoolExecutor } from '../engine/pool.js';
+import type { OperationStatus } from '../engine/operation.js';
+import type { Step } from '../placement/plan.js';
+import type { PinnedRoute } from '../routing/bucket-router.js';
+import type { Scope } from '../../shims/protocol/messages.js';
+import { middleboxByType } from '../../shims/middleboxes/registry.js';
+import type { AnyMiddlebox } from '../../shims/shim/definition.js';
+import type { Logger } from '../../shims/log/logger.js';
+import { mergedOutputs } from '../../cli/local/merge.js';
+import { apiMessage, FIELD_MANAGER, type KubeClient } from './client.js';
+import { objectKey, type Informer } from './informer.js';
+import { MANAGED_BY, Mutex, OperationTracker, ownerReference } from './operations.js';
+import type { Result } from './queue.js';
+import type { PoolEngine, RuntimeProvider } from './runtime.js';
+import {
+  confirm, desiredState, diff, recordedActual, stepGroups, withPlacement, type ActualState, type DesiredState, type InstanceLoad,
+} from './snapshot.js';
+import { operationStatus, POOL_LABEL, poolStatus, sameStatus } from './status.js';
+
+export const FINALIZER = 'openmb.io/drain';
+/** Where traffic sources send the pool's packets (the CRD's status has no field for it). */
+export const SWITCH_ANNOTATION = 'openmb.io/switch';
+/** How often a converged pool's status (instance load) is refreshed. */
+export const RESYNC_MS = 15_000;
+
+/** A pool the operator runs: its engine and what it knows of the actual state. */
+export interface PoolState {
+  key: string;
+  def: AnyMiddlebox;
+  engine: PoolEngine;
+  actual: ActualState;
+  lock: Mutex;
+  /** Routes that user StateOperations moved (flows of one server, say): they keep their instance. */
+  userPins: PinnedRoute[];
+  appliedPins: string;
+  lastError?: string;
+  opsInFlight: number;
+  nextOp: number;
+}
+
+export interface DrainedPool {
+  outputs: Record<string, unknown>;
+  duplicateFlows: number;
+  drainedAt: string;
+  instance: string | null;
+}
+
+/** The pools this operator runs, shared by the reconcilers and the HTTP endpoint. */
+export class PoolRegistry {
+  readonly states = new Map<string, PoolState>();
+  readonly drained = new Map<string, DrainedPool>();
+
+  /** The pool's merged outputs, once every instance has received what the switch sent it. */
+  async outputs(key: string): Promise<{ outputs: Record<string, unknown>; duplicateFlows: number; drained?: string } | null> {
+    const st = this.states.get(key);
+    if (!st) {
+      const d = this.drained.get(key);
+      return d ? { outputs: d.outputs, duplicateFlows: d.duplicateFlows, drained: d.drainedAt } : null;
+    }
+    return st.lock.run(async () => {
+      if (this.states.get(key) !== st) return this.outputs(key); // drained while we waited
+      const names = st.actual.placement.instances;
+      await st.engine.settle(names);
+      const sessions = names.map((n) => st.engine.session(n)).filter((s) => s !== undefined);
+      return mergedOutputs(st.def, { ...st.def.defaultConfig, ...st.engine.spec.config }, sessions);
+    });
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.states.values()].map((st) => st.engine.stop().catch(() => {})));
+    this.states.clear();
+  }
+}
+
+const scopesOfMove = (st: PoolState): Scope[] => (st.engine.router.partitioning.key === 'host' ? ['per-flow', 'multi-flow'] : ['per-flow']);
+
+export class PoolReconciler {
+  constructor(private readonly client: KubeClient, private readonly pools: Informer<MiddleboxPool>, private readonly ops: Informer<StateOperation>,
+    private readonly runtime: RuntimeProvider, readonly registry: PoolRegistry, private readonly log: Logger, private readonly stateDir: string) {}
+
+  async reconcile(key: string): Promise<Result | void> {
+    let pool = this.pools.get(key);
+    if (!pool) {
+      // Gone without our finalizer running (removed by hand): stop what is left.
+      const st = this.registry.states.get(key);
+      if (st) {
+        this.registry.states.delete(key);
+        await st.engine.stop();
+      }
+      return;
+    }
+    if (pool.metadata.deletionTimestamp) return this.finalize(pool);
+    const def = middleboxByType(pool.spec.middlebox.type);
+    const desired = desiredState(pool, def.partitionKey);
+    let st = this.registry.states.get(key);
+    if (st && !samePartitioning(st, desired)) {
+      if (st.actual.placement.instances.length > 0) {
+        return this.refuse(pool, st, desired, 'spec.partitioning (key, buckets, inside) cannot change while the pool has instances; scale to 0 first');
+      }
+      this.registry.states.delete(key);
+      await st.engine.stop();
+      st = undefined;
+    }
+    st ??= await this.open(pool, def, desired);
+    if (!(pool.metadata.finalizers ?? []).includes(FINALIZER) || pool.metadata.annotations?.[SWITCH_ANNOTATION] !== st.engine.switchAddress) {
+      pool = await this.client.applyPoolMetadata(pool.metadata.namespace!, pool.metadata.name, {
+        finalizers: [FINALIZER], annotations: { [SWITCH_ANNOTATION]: st.engine.switchAddress },
+      });
+    }
+    const state = st;
+    return state.lock.run(() => this.converge(pool, state, desired));
+  }
+
+  private async open(pool: MiddleboxPool, def: AnyMiddlebox, desired: DesiredState): Promise<PoolState> {
+    const key = objectKey(pool);
+    const engine = await this.runtime.open({
+      pool: key, mbType: desired.mbType, config: desired.config,
+      partitioning: { key: desired.key, buckets: desired.buckets, ...(desired.inside ? { inside: desired.inside } : {}) },
+    });
+    // Operation names continue after those the pool already has (an operator restart).
+    const prefix = `${pool.metadata.name}-`;
+    let next = 1;
+    for (const op of this.ops.list()) {
+      const m = op.metadata?.namespace === pool.metadata.namespace && op.metadata.name.startsWith(prefix) ? /-(\d+)$/.exec(op.metadata.name) : null;
+      if (m) next = Math.max(next, Number(m[1]) + 1);
+    }
+    // The placement recorded in status before a restart: confirmActual finds out what still runs.
+    const st: PoolState = {
+      key, def, engine, actual: recordedActual(pool.status, desired.buckets), lock: new Mutex(), userPins: [], appliedPins: '[]', opsInFlight: 0, nextOp: next,
+    };
+    this.registry.states.set(key, st);
+    this.log.info({ pool: key, switch: engine.switchAddress, runtime: this.runtime.name, recorded: st.actual.placement.instances }, 'pool engine started');
+    // Our own operations left unfinished by a restart end here; the new plan redoes what is needed.
+    for (const op of this.ops.list()) {
+      const phase = op.status?.phase;
+      if (op.metadata.namespace !== pool.metadata.namespace || op.spec.pool !== pool.metadata.name || op.metadata.labels?.[MANAGED_BY] !== FIELD_MANAGER) continue;
+      if (phase === 'Succeeded' || phase === 'Failed') continue;
+      await this.client.applyOperationStatus(op.metadata.namespace!, op.metadata.name, operationStatus(null, {
+        phase: 'Failed', startedAt: Date.now(), flowsTotal: op.status?.progress?.flowsTotal ?? 0, generation: op.metadata.generation ?? 1,
+        message: 'the operator restarted before this operation finished; the pool is planned again from what still runs', previous: op.status, now: new Date(),
+      })).catch((e: unknown) => this.log.warn({ op: op.metadata.name, err: apiMessage(e) }, 'could not write operation status'));
+    }
+    return st;
+  }
+
+  /** Reads load from the engine, and drops instances it no longer has (their flows are lost). */
+  private async confirmActual(pool: MiddleboxPool, st: PoolState): Promise<void> {
+    const live = new Map<string, InstanceLoad>();
+    await Promise.all(st.actual.placement.instances.map(async (name) => {
+      const s = st.engine.session(name);
+      if (!s) return;
+      const c = await s.stats().catch(() => null);
+      if (c) live.set(name, { ready: true, packets: c.packetsProcessed, flows: c.entries['per-flow'] });
+    }));
+    const { actual, lost } = confirm(st.actual, live, (name) => st.engine.retired.get(name)?.entries['per-flow'] ?? st.actual.load[name]?.flows ?? 0);
+    st.actual = actual;
+    if (lost.length > 0) {
+      this.log.warn({ pool: st.key, lost }, 'instances are gone; their buckets go to the survivors');
+      st.actual.placement.owner.forEach((o, b) => { st.engine.router.owner[b] = o; });
+      if (actual.placement.instances.length > 0) await st.engine.router.apply();
+      await this.event(pool, 'Warning', 'InstanceLost', `instance${lost.length > 1 ? 's' : ''} ${lost.join(', ')} stopped unexpectedly; their flows' state is lost`);
+    }
+  }
+
+  private async refreshLoad(st: PoolState): Promise<void> {
+    const load: Record<string, InstanceLoad> = {};
+    await Promise.all(st.actual.placement.instances.map(async (name) => {
+      const c = await st.engine.session(name)?.stats().catch(() => null);
+      load[name] = c ? { ready: true, packets: c.packetsProcessed, flows: c.entries['per-flow'] } : { ready: false, packets: 0, flows: 0 };
+    }));
+    st.actual = { ...st.actual, load };
+  }
+
+  /** Installs the spec's pins and the user operations' routes that point at live instances. */
+  private async syncPins(st: PoolState, desired: DesiredState): Promise<void> {
+    const live = new Set(st.actual.placement.instances);
+    const pins = [...desired.pins, ...st.userPins].filter((p) => live.has(p.instance));
+    const json = JSON.stringify(pins);
+    if (json === st.appliedPins || live.size === 0) return;
+    st.engine.router.setPins(pins);
+    await st.engine.router.apply();
+    st.appliedPins = json;
+  }
+
+  private async writeStatus(pool: MiddleboxPool, st: PoolState, desired: DesiredState, pendingSteps: number): Promise<void> {
+    await this.refreshLoad(st);
+    const previous = this.pools.get(st.key)?.status ?? pool.status;
+    const status = poolStatus({
+      name: pool.metadata.name, generation: desired.generation, desiredReplicas: desired.deleting ? 0 : desired.replicas, key: desired.key,
+      actual: st.actual, pendingSteps, operationsInFlight: st.opsInFlight, deleting: desired.deleting, error: st.lastError, previous, now: new Date(),
+    });
+    if (previous && sameStatus(status, previous)) return;
+    await this.client.applyPoolStatus(pool.metadata.namespace!, pool.metadata.name, status);
+  }
+
+  private async converge(pool: MiddleboxPool, st: PoolState, desired: DesiredState): Promise<Result> {
+    await this.confirmActual(pool, st);
+    await this.syncPins(st, desired);
+    const steps = diff(desired, st.actual, st.userPins);
+    if (steps.length === 0) {
+      st.lastError = undefined;
+      await this.writeStatus(pool, st, desired, 0);
+      return { requeueAfter: RESYNC_MS };
+    }
+    this.log.info({ pool: st.key, generation: desired.generation, steps: steps.map(describeStep) }, 'carrying out plan');
+    try {
+      await this.writeStatus(pool, st, desired, steps.length);
+      let left = steps.length;
+      for (const group of stepGroups(steps)) {
+        await this.runGroup(pool, st, desired, group, left);
+        left -= group.length;
+        const now = this.pools.get(st.key);
+        if (!now || now.metadata.generation !== desired.generation || now.metadata.deletionTimestamp) break;
+      }
+    } catch (e) {
+      st.lastError = (e as Error).message;
+      st.opsInFlight = 0;
+      await this.writeStatus(pool, st, desired, 1).catch(() => {});
+      throw e;
+    }
+    return { requeue: true }; // plan again: nothing left means Ready
+  }
+
+  private async runGroup(pool: MiddleboxPool, st: PoolState, desired: DesiredState, group: Step[], left: number): Promise<void> {
+    let tracker: OperationTracker | null = null;
+    const exec = new PoolExecutor(st.actual.placement, st.engine.controller, st.engine.router, st.engine.instances, {
+      def: st.def, guarantee: desired.guarantee, optimizations: desired.optimizations, log: this.log,
+      onOperation: (s: OperationStatus) => tracker?.progress(s),
+      onStep: (_s, placement) => { st.actual = withPlacement(st.actual, placement); },
+    });
+    for (const step of group) {
+      tracker = step.kind === 'move' || step.kind === 'clone' || step.kind === 'merge' ? await this.startOperation(pool, st, desired, step) : null;
+      if (step.kind === 'create') await this.event(pool, 'Normal', 'CreatingInstance', `starting instance ${step.instance} (${this.runtime.name} runtime)`);
+      st.opsInFlight = tracker ? 1 : 0;
+      try {
+        await exec.run([step]);
+      } catch (e) {
+        await tracker?.finish('Failed', (e as Error).message);
+        throw e;
+      }
+      st.opsInFlight = 0;
+      if (tracker) {
+        const cloneOnly = step.kind === 'clone' && !st.def.sharedAllFlows;
+        await tracker.finish('Succeeded', cloneOnly ? `configuration cloned from ${step.from}; ${st.def.type} keeps no shared all-flows state to copy` : undefined);
+      }
+      if (step.kind === 'remove') await this.event(pool, 'Normal', 'RemovedInstance', `stopped instance ${step.instance} after its state was moved and merged away`);
+      if (step.kind === 'create') await this.event(pool, 'Normal', 'CreatedInstance', `instance ${step.instance} is connected`);
+      await this.syncPins(st, desired);
+      await this.writeStatus(pool, st, desired, --left);
+    }
+  }
+
+  private async startOperation(pool: MiddleboxPool, st: PoolState, desired: DesiredState, step: Extract<Step, { kind: 'move' | 'clone' | 'merge' }>): Promise<OperationTracker> {
+    const p = st.engine.router.partitioning;
+    const spec: StateOperation['spec'] = step.kind === 'move'
+      ? { pool: pool.metadata.name, kind: 'move', from: [step.from], to: step.to, filter: { buckets: { key: p.key, of: p.buckets, ids: [...step.buckets].sort((a, b) => a - b) } }, scopes: scopesOfMove(st), guarantee: desired.guarantee }
+      : step.kind === 'clone'
+        ? { pool: pool.metadata.name, kind: 'clone', from: [step.from], to: step.to, scopes: ['all-flows'], guarantee: 'none' }
+        : { pool: pool.metadata.name, kind: 'merge', from: [step.from], to: step.to, scopes: ['multi-flow', 'all-flows'], guarantee: 'none' };
+    let flowsTotal = 0;
+    if (step.kind === 'move') {
+      const c = await st.engine.session(step.from)?.stats().catch(() => null);
+      const owned = st.actual.placement.owner.filter((o) => o === step.from).length;
+      if (c && owned > 0) flowsTotal = Math.round(c.entries['per-flow'] * step.buckets.length / owned);
+    }
+    return this.createOperation(pool, st, desired, spec, flowsTotal);
+  }
+
+  /** Creates (server-side apply) a StateOperation owned by the pool, and marks it Running. */
+  private async createOperation(pool: MiddleboxPool, st: PoolState, desired: DesiredState, spec: StateOperation['spec'], flowsTotal: number): Promise<OperationTracker> {
+    const name = `${pool.metadata.name}-${spec.kind}-${st.nextOp++}`;
+    const op = await this.client.applyOperation({
+      apiVersion: API_VERSION, kind: STATE_OPERATION.kind,
+      metadata: {
+        name, namespace: pool.metadata.namespace,
+        labels: { [POOL_LABEL]: pool.metadata.name, [MANAGED_BY]: FIELD_MANAGER, 'openmb.io/generation': String(desired.generation) },
+        ownerReferences: [ownerReference(pool)],
+      },
+      spec,
+    });
+    const tracker = new OperationTracker(this.client, this.log, pool, op, flowsTotal);
+    await tracker.begin();
+    return tracker;
+  }
+
+  /**
+   * Drains a pool being deleted into one instance: every other instance's flows move to it
+   * whatever their bucket or pin (a move of all flows, loss-free, re-routing everything to the
+   * survivor), then what else it holds is merged in, then it stops.
+   */
+  private async drain(pool: MiddleboxPool, st: PoolState, desired: DesiredState): Promise<string | null> {
+    const p = st.actual.placement;
+    if (p.instances.length === 0) return null;
+    const held = (i: string) => p.owner.filter((o) => o === i).length;
+    const survivor = [...p.instances].sort((a, b) => held(b) - held(a) || p.instances.indexOf(a) - p.instances.indexOf(b))[0];
+    const leaving = p.instances.filter((i) => i !== survivor);
+    let left = leaving.length * 3;
+    for (const from of leaving) {
+      const c = st.engine.controller;
+      const opts = (tracker: OperationTracker) => ({ guarantee: desired.guarantee, optimizations: desired.optimizations, onProgress: (s: OperationStatus) => tracker.progress(s) });
+      const flows = (await st.engine.session(from)?.stats().catch(() => null))?.entries['per-flow'] ?? 0;
+      const move = await this.createOperation(pool, st, desired, { pool: pool.metadata.name, kind: 'move', from: [from], to: survivor, scopes: scopesOfMove(st), guarantee: desired.guarantee }, flows);
+      st.opsInFlight = 1;
+      const m = await c.move(from, survivor, {}, scopesOfMove(st), opts(move));
+      move.progress(m);
+      await move.finish(m.phase === 'Succeeded' ? 'Succeeded' : 'Failed', m.error);
+      if (m.phase !== 'Succeeded') throw new Error(`draining ${from} into ${survivor} failed: ${m.error}`);
+      const merge = await this.createOperation(pool, st, desired, { pool: pool.metadata.name, kind: 'merge', from: [from], to: survivor, scopes: ['multi-flow', 'all-flows'], guarantee: 'none' }, 0);
+      const g = await c.merge([from], survivor, {}, ['multi-flow', 'all-flows'], opts(merge));
+      merge.progress(g);
+      await merge.finish(g.phase === 'Succeeded' ? 'Succeeded' : 'Failed', g.error);
+      if (g.phase !== 'Succeeded') throw new Error(`merging ${from} into ${survivor} failed: ${g.error}`);
+      st.opsInFlight = 0;
+      await st.engine.instances.stop(from);
+      const cur = st.actual.placement;
+      st.actual = withPlacement(st.actual, { ...cur, instances: cur.instances.filter((i) => i !== from), owner: cur.owner.map((o) => (o === from ? survivor : o)) });
+      await this.event(pool, 'Normal', 'RemovedInstance', `stopped instance ${from} after its state was drained into ${survivor}`);
+      left -= 3;
+      await this.writeStatus(pool, st, desired, left);
+    }
+    return survivor;
+  }
+
+  /** The finalizer: merge everything into one instance, keep its outputs, stop the pool's processes. */
+  private async finalize(pool: MiddleboxPool): Promise<Result | void> {
+    if (!(pool.metadata.finalizers ?? []).includes(FINALIZER)) return;
+    const key = objectKey(pool);
+    const st = this.registry.states.get(key);
+    if (st) {
+      await st.lock.run(async () => {
+        const desired = desiredState(pool, st.def.partitionKey);
+        await this.confirmActual(pool, st);
+        await this.writeStatus(pool, st, desired, Math.max(0, st.actual.placement.instances.length - 1) * 3);
+        await this.drain(pool, st, desired);
+        const names = st.actual.placement.instances;
+        await st.engine.settle(names).catch(() => {});
+        const sessions = names.map((n) => st.engine.session(n)).filter((s) => s !== undefined);
+        const merged = await mergedOutputs(st.def, { ...st.def.defaultConfig, ...st.engine.spec.config }, sessions);
+        const drained: DrainedPool = { ...merged, drainedAt: new Date().toISOString(), instance: names[0] ?? null };
+        this.registry.drained.set(key, drained);
+        try {
+          writeFileSync(join(this.stateDir, ...key.split('/'), 'drained-outputs.json'), `${JSON.stringify(drained, null, 2)}\n`);
+        } catch (e) {
+          this.log.warn({ pool: key, err: (e as Error).message }, 'could not write the drained outputs');
+        }
+        const counts = Object.entries(merged.outputs).filter(([, v]) => Array.isArray(v)).map(([k, v]) => `${(v as unknown[]).length} ${k}`).join(', ');
+        await st.engine.stop();
+        this.registry.states.delete(key);
+        await this.event(pool, 'Normal', 'Drained', `state merged into ${drained.instance ?? 'no instance (the pool was empty)'} and kept (${counts || 'no outputs'}); every process of the pool is stopped`);
+      });
+    }
+    await this.client.removePoolFinalizer(pool.metadata.namespace!, pool.metadata.name, FINALIZER);
+    this.log.info({ pool: key }, 'pool drained; finalizer removed');
+  }
+
+  private async refuse(pool: MiddleboxPool, st: PoolState, desired: DesiredState, message: string): Promise<Result> {
+    st.lastError = message;
+    await this.writeStatus(pool, st, desired, 0);
+    await this.event(pool, 'Warning', 'SpecRefused', message);
+    return { requeueAfter: RESYNC_MS };
+  }
+
+  private async event(pool: MiddleboxPool, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
+    await this.client.event({ kind: pool.kind, metadata: pool.metadata }, { type, reason, message })
+      .catch((e: unknown) => this.log.warn({ err: apiMessage(e) }, 'could not record event'));
+  }
+}
+
+function samePartitioning(st: PoolState, d: DesiredState): boolean {
+  const p = st.engine.router.partitioning;
+  return p.key === d.key && p.buckets === d.buckets && JSON.stringify(p.inside ?? []) === JSON.stringify(d.inside ?? []);
+}
+
+export function describeStep(s: Step): string {
+  switch (s.kind) {
+    case 'create': return `create ${s.instance}`;
+    case 'remove': return `remove ${s.instance}`;
+    case 'move': return `move ${s.buckets.length} buckets ${s.from} → ${s.to}`;
+    default: return `${s.kind} ${s.from} → ${s.to}`;
+  }
+}

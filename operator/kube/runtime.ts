@@ -1,0 +1,45 @@
+/**
+ * Where a pool's instances run. The reconciler asks a RuntimeProvider for one PoolEngine per
+ * MiddleboxPool and drives it the same way whatever the runtime: the process runtime (here, for
+ * machines without a kubelet) starts a steering switch and the instances as local processes; a
+ * pod runtime would start one Pod per instance, owned by the pool, dialing a shared controller.
+ */
+import type { MbController } from '../engine/controller.js';
+import type { InstanceRuntime } from '../engine/pool.js';
+import type { MbSession } from '../engine/session.js';
+import type { BucketRouter, Partitioning } from '../routing/bucket-router.js';
+import type { MbCounters } from '../../shims/protocol/messages.js';
+
+export type { InstanceRuntime };
+
+export interface EngineSpec {
+  /** "namespace/name" of the pool. */
+  pool: string;
+  mbType: string;
+  config: Record<string, unknown>;
+  partitioning: Partitioning;
+}
+
+/** One pool's data plane and the controller that moves its state. */
+export interface PoolEngine {
+  readonly spec: EngineSpec;
+  /** Where traffic sources send packets (a socket path or host:port). */
+  readonly switchAddress: string;
+  readonly controller: MbController;
+  readonly router: BucketRouter;
+  /** Starts and stops this pool's instances. */
+  readonly instances: InstanceRuntime;
+  /** The live session of an instance, or undefined if it is not connected. */
+  session(instance: string): MbSession | undefined;
+  /** Final counters of the instances that were stopped (their packets still count). */
+  readonly retired: Map<string, MbCounters>;
+  /** Waits until every instance has received what the switch forwarded to it. */
+  settle(instances: string[], timeoutMs?: number): Promise<void>;
+  /** Stops every process of the pool. */
+  stop(): Promise<void>;
+}
+
+export interface RuntimeProvider {
+  readonly name: string;
+  open(spec: EngineSpec): Promise<PoolEngine>;
+}

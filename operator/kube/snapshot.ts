@@ -1,0 +1,150 @@
+/**
+ * The two snapshots the planner diffs, as immutable (immer-frozen) values: the desired state, read
+ * from a MiddleboxPool's spec, and the actual state, recorded as steps complete and confirmed with
+ * the engine (an instance that is no longer connected is gone, with its flows). Pure: no I/O.
+ */
+import { freeze, produce } from 'immer';
+import { DEFAULTS, type MiddleboxPool, type MiddleboxPoolStatus, type PartitionKey } from '../api/types.js';
+import type { Guarantee, Optimizations } from '../engine/operation.js';
+import { plan, PlanError, type Placement, type Step } from '../placement/plan.js';
+import type { PinnedRoute } from '../routing/bucket-router.js';
+import type { FlowFilter } from '../../shims/flow/filter.js';
+
+export interface DesiredState {
+  generation: number;
+  mbType: string;
+  config: Record<string, unknown>;
+  replicas: number;
+  key: PartitionKey;
+  buckets: number;
+  inside?: string[];
+  pins: PinnedRoute[];
+  guarantee: Guarantee;
+  optimizations: Optimizations;
+  /** New instances are named `${namePrefix}-${k}`. */
+  namePrefix: string;
+  deleting: boolean;
+}
+
+export interface InstanceLoad {
+  ready: boolean;
+  packets: number;
+  flows: number;
+}
+
+export interface ActualState {
+  placement: Placement;
+  /** Load per live instance, as last read from the engine. */
+  load: Record<string, InstanceLoad>;
+  /** Flows whose state was lost because their instance died. */
+  lostFlows: number;
+}
+
+/** The desired state of a pool; `defaultKey` is the middlebox's own partition key. */
+export function desiredState(pool: MiddleboxPool, defaultKey: PartitionKey): DesiredState {
+  const s = pool.spec;
+  const p = s.partitioning ?? {};
+  const m = s.migration ?? {};
+  const o = m.optimizations ?? {};
+  return freeze({
+    generation: pool.metadata.generation ?? 0,
+    mbType: s.middlebox.type,
+    config: s.middlebox.config ?? {},
+    replicas: s.replicas ?? DEFAULTS.replicas,
+    key: p.key ?? defaultKey,
+    buckets: p.buckets ?? DEFAULTS.buckets,
+    ...(p.inside && p.inside.length > 0 ? { inside: [...p.inside] } : {}),
+    pins: (p.pins ?? []).map((pin) => ({ name: pin.name, filter: pin.filter as FlowFilter, instance: pin.instance })),
+    guarantee: m.guarantee ?? DEFAULTS.guarantee,
+    optimizations: {
+      parallelPuts: o.parallelPuts ?? DEFAULTS.optimizations.parallelPuts,
+      earlyRelease: o.earlyRelease ?? DEFAULTS.optimizations.earlyRelease,
+      lateLocking: o.lateLocking ?? DEFAULTS.optimizations.lateLocking,
+    },
+    namePrefix: pool.metadata.name,
+    deleting: Boolean(pool.metadata.deletionTimestamp),
+  }, true);
+}
+
+export function emptyActual(buckets: number): ActualState {
+  return freeze({ placement: { buckets, instances: [], owner: new Array<string | null>(buckets).fill(null) }, load: {}, lostFlows: 0 }, true);
+}
+
+/**
+ * The actual state recorded in a pool's status (by this operator before it restarted): the
+ * placement and the last known load. What of it still runs is for `confirm` to say.
+ */
+export function recordedActual(status: MiddleboxPoolStatus | undefined, buckets: number): ActualState {
+  const owners = status?.placement?.owners;
+  const instances = (status?.instances ?? []).map((i) => i.name);
+  if (!owners || owners.length !== buckets || instances.length === 0 || owners.some((o) => o !== '' && !instances.includes(o))) return emptyActual(buckets);
+  return freeze({
+    placement: { buckets, instances, owner: owners.map((o) => (o === '' ? null : o)) },
+    load: Object.fromEntries((status?.instances ?? []).map((i) => [i.name, { ready: i.ready ?? false, packets: i.packets ?? 0, flows: i.flows ?? 0 }])),
+    lostFlows: status?.lostFlows ?? 0,
+  }, true);
+}
+
+/** The actual state after the engine ran steps and reached `placement`. */
+export function withPlacement(actual: ActualState, placement: Placement): ActualState {
+  return produce(actual, (d) => {
+    d.placement = placement as typeof d.placement;
+    for (const name of Object.keys(d.load)) if (!placement.instances.includes(name)) delete d.load[name];
+  });
+}
+
+export interface Confirmation {
+  actual: ActualState;
+  /** Instances recorded as live that the engine no longer has. */
+  lost: string[];
+}
+
+/**
+ * Confirms the recorded state with the engine: `live` holds the connected instances with their
+ * load. An instance that is gone loses its flows (`lastFlows` says how many it last held); its
+ * buckets go, route only, round-robin to the survivors (or nowhere if none is left).
+ */
+export function confirm(actual: ActualState, live: Map<string, InstanceLoad>, lastFlows: (instance: string) => number): Confirmation {
+  const lost = actual.placement.instances.filter((i) => !live.has(i));
+  const next = produce(actual, (d) => {
+    const survivors = d.placement.instances.filter((i) => live.has(i));
+    let k = 0;
+    d.placement.owner = d.placement.owner.map((o) => (o !== null && lost.includes(o) ? (survivors.length ? survivors[k++ % survivors.length] : null) : o));
+    d.placement.instances = survivors;
+    for (const name of lost) d.lostFlows += lastFlows(name);
+    d.load = {};
+    for (const name of survivors) d.load[name] = { ...live.get(name)! };
+  });
+  return { actual: next, lost };
+}
+
+/** The steps from actual to desired: a balanced placement of the desired replicas, pins kept. */
+export function diff(desired: DesiredState, actual: ActualState, extraPins: { name: string; instance: string }[] = []): Step[] {
+  const replicas = desired.deleting ? Math.min(1, actual.placement.instances.length) : desired.replicas;
+  const live = new Set(actual.placement.instances);
+  const pins = desired.deleting ? [] : [...desired.pins, ...extraPins].map((p) => ({ name: p.name, instance: p.instance }));
+  try {
+    // A pin may name an instance this plan creates (e.g. "<pool>-0" of a new pool).
+    return plan({ current: actual.placement, replicas, pins, namePrefix: desired.namePrefix });
+  } catch (e) {
+    if (!(e instanceof PlanError)) throw e;
+    // One that names an instance the plan would not create only routes; it keeps nothing alive.
+    return plan({ current: actual.placement, replicas, pins: pins.filter((p) => live.has(p.instance)), namePrefix: desired.namePrefix });
+  }
+}
+
+/** Steps that must run together: an instance's create and its clone; a leaving instance's merge and removal. */
+export function stepGroups(steps: Step[]): Step[][] {
+  const groups: Step[][] = [];
+  for (let i = 0; i < steps.length; i++) {
+    const s = steps[i];
+    const next = steps[i + 1];
+    if ((s.kind === 'create' && next?.kind === 'clone' && next.to === s.instance) || (s.kind === 'merge' && next?.kind === 'remove' && next.instance === s.from)) {
+      groups.push([s, next]);
+      i++;
+    } else {
+      groups.push([s]);
+    }
+  }
+  return groups;
+}

@@ -1,0 +1,149 @@
+/**
+ * A pool's status, and its StateOperations' status, computed from snapshots. Pure: the time is
+ * passed in, and a condition keeps its lastTransitionTime while its status does not change.
+ *
+ *   Ready        True once the placement is the desired one: every bucket owned, the desired
+ *                number of instances, all connected, no step left for this generation.
+ *   Progressing  True while steps of the plan are left to carry out.
+ *   Degraded     True when the last reconcile failed, or an instance is not ready.
+ */
+import type {
+  Condition, ConditionStatus, MiddleboxPoolStatus, OperationPhase, PartitionKey, PoolPhase, StateOperationStatus,
+} from '../api/types.js';
+import { formatBuckets } from '../api/buckets.js';
+import type { OperationStatus } from '../engine/operation.js';
+import type { ActualState } from './snapshot.js';
+
+export const POOL_LABEL = 'openmb.io/pool';
+
+export interface PoolStatusInput {
+  name: string;
+  /** The generation this status describes (the spec the reconciler acted on). */
+  generation: number;
+  desiredReplicas: number;
+  key: PartitionKey;
+  actual: ActualState;
+  /** Steps of the plan left to carry out (0: converged). */
+  pendingSteps: number;
+  operationsInFlight: number;
+  deleting: boolean;
+  /** Why the last reconcile failed, if it did. */
+  error?: string;
+  previous?: MiddleboxPoolStatus;
+  now: Date;
+}
+
+/** Sets a condition, keeping its lastTransitionTime when its status is unchanged. */
+export function setCondition(previous: readonly Condition[] | undefined, c: Omit<Condition, 'lastTransitionTime'>, now: Date): Condition {
+  const old = previous?.find((p) => p.type === c.type);
+  return { ...c, lastTransitionTime: old && old.status === c.status ? old.lastTransitionTime : rfc3339(now) };
+}
+
+/** RFC 3339 without fractions, as metav1.Time serializes. */
+export function rfc3339(d: Date | number): string {
+  return new Date(d).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+export function poolStatus(i: PoolStatusInput): MiddleboxPoolStatus {
+  const p = i.actual.placement;
+  const instances = p.instances.map((name) => {
+    const load = i.actual.load[name];
+    return {
+      name,
+      buckets: formatBuckets(p.owner.flatMap((o, b) => (o === name ? [b] : []))),
+      ready: load?.ready ?? false,
+      packets: load?.packets ?? 0,
+      flows: load?.flows ?? 0,
+    };
+  });
+  const ready = instances.filter((x) => x.ready).length;
+  const unowned = p.owner.filter((o) => o === null).length;
+  const notReady = instances.filter((x) => !x.ready).map((x) => x.name);
+  const converged = !i.deleting && i.pendingSteps === 0 && i.error === undefined && notReady.length === 0 &&
+    p.instances.length === i.desiredReplicas && (p.instances.length === 0 || unowned === 0);
+  const degraded = i.error !== undefined || notReady.length > 0;
+  const gen = i.generation;
+  const cond = (type: string, status: ConditionStatus, reason: string, message: string) =>
+    setCondition(i.previous?.conditions, { type, status, observedGeneration: gen, reason, message }, i.now);
+  const sizes = `${p.instances.length} of ${i.desiredReplicas} instance${i.desiredReplicas === 1 ? '' : 's'}`;
+
+  let phase: PoolPhase;
+  if (i.deleting) phase = 'Deleting';
+  else if (degraded) phase = 'Degraded';
+  else if (converged) phase = 'Ready';
+  else if (p.instances.length === 0 && i.desiredReplicas > 0) phase = 'Pending';
+  else phase = 'Scaling';
+
+  const conditions: Condition[] = [
+    i.deleting ? cond('Ready', 'False', 'Deleting', 'the pool is being deleted; its state is being drained')
+      : converged ? cond('Ready', 'True', 'Reconciled', `${sizes}, ${p.buckets} buckets placed`)
+        : cond('Ready', 'False', degraded ? 'Degraded' : 'Scaling', `${sizes}; ${i.pendingSteps} step${i.pendingSteps === 1 ? '' : 's'} left`),
+    i.pendingSteps > 0 || i.deleting
+      ? cond('Progressing', 'True', i.deleting ? 'Draining' : 'Scaling', `${i.pendingSteps} step${i.pendingSteps === 1 ? '' : 's'} left, ${i.operationsInFlight} operation${i.operationsInFlight === 1 ? '' : 's'} in flight`)
+      : cond('Progressing', 'False', 'Converged', 'the placement is the desired one'),
+    i.error !== undefined ? cond('Degraded', 'True', 'ReconcileFailed', i.error)
+      : notReady.length > 0 ? cond('Degraded', 'True', 'InstancesNotReady', `not connected: ${notReady.join(', ')}`)
+        : cond('Degraded', 'False', 'AsExpected', i.actual.lostFlows > 0 ? `${i.actual.lostFlows} flows were lost earlier (an instance died)` : 'no failure'),
+  ];
+  return {
+    replicas: p.instances.length,
+    readyReplicas: ready,
+    selector: `${POOL_LABEL}=${i.name}`,
+    phase,
+    observedGeneration: gen,
+    instances,
+    placement: { buckets: p.buckets, key: i.key, owners: p.owner.map((o) => o ?? '') },
+    operationsInFlight: i.operationsInFlight,
+    lostFlows: i.actual.lostFlows,
+    conditions,
+  };
+}
+
+/** Key-order-independent equality of two statuses (so an unchanged status is not written again). */
+export function sameStatus(a: unknown, b: unknown): boolean {
+  return canonical(a) === canonical(b);
+}
+
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x)
+    ? Object.fromEntries(Object.entries(x as Record<string, unknown>).filter(([, y]) => y !== undefined).sort(([p], [q]) => (p < q ? -1 : p > q ? 1 : 0)))
+    : x));
+}
+
+/** What a StateOperation's status shows of an engine operation. */
+export function operationStatus(s: OperationStatus | null, o: {
+  phase: OperationPhase;
+  startedAt: number;
+  /** Estimated flows to move, known before the move starts (0: unknown). */
+  flowsTotal: number;
+  generation: number;
+  message?: string;
+  previous?: StateOperationStatus;
+  now: Date;
+}): StateOperationStatus {
+  const done = s?.flows ?? 0;
+  const terminal = o.phase === 'Succeeded' || o.phase === 'Failed';
+  const end = s?.timeline.end ?? (terminal ? o.now.getTime() : undefined);
+  const message = o.message ?? s?.error ?? (o.phase === 'Succeeded' ? `${s?.kind ?? 'operation'} done: ${done} flows, ${s?.bytes ?? 0} bytes` : o.phase === 'Running' ? 'running' : 'waiting');
+  const cond = (type: string, status: ConditionStatus, reason: string) =>
+    setCondition(o.previous?.conditions, { type, status, observedGeneration: o.generation, reason, message }, o.now);
+  return {
+    phase: o.phase,
+    progress: {
+      flowsTotal: terminal && o.phase === 'Succeeded' ? done : Math.max(o.flowsTotal, done),
+      flowsDone: done,
+      bytes: s?.bytes ?? 0,
+      eventsHeld: s?.eventsHeld ?? 0,
+      eventsReleased: s?.eventsReleased ?? 0,
+    },
+    startTime: rfc3339(s?.timeline.start ?? o.startedAt),
+    ...(terminal && end !== undefined ? { completionTime: rfc3339(end) } : {}),
+    ...(s?.lostFlows !== undefined ? { lostFlows: s.lostFlows } : {}),
+    message,
+    observedGeneration: o.generation,
+    conditions: [
+      o.phase === 'Succeeded' ? cond('Complete', 'True', 'Succeeded') : o.phase === 'Failed' ? cond('Complete', 'False', 'Failed') : cond('Complete', 'False', o.phase),
+      o.phase === 'Failed' ? cond('Failed', 'True', 'OperationFailed') : cond('Failed', 'False', o.phase),
+    ],
+  };
+}
