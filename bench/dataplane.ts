@@ -11,7 +11,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { LocalCluster } from '../cli/local/cluster.js';
+import { LocalCluster } from '../operator/runtime/local-cluster.js';
 import { silentLogger } from '../shims/log/logger.js';
 import { readCaptureFile, type CapturedPacket } from '../shims/flow/pcap.js';
 import type { Chunk, Scope } from '../shims/protocol/messages.js';

@@ -12,7 +12,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { LocalCluster } from '../cli/local/cluster.js';
+import { LocalCluster } from '../operator/runtime/local-cluster.js';
 import { silentLogger } from '../shims/log/logger.js';
 import { syntheticFlows } from '../shims/traffic/synthetic.js';
 import type { Chunk, MbCounters } from '../shims/protocol/messages.js';

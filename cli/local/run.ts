@@ -18,9 +18,9 @@ import type { Guarantee, OperationStatus, Optimizations } from '../../operator/e
 import { PoolExecutor } from '../../operator/engine/pool.js';
 import { initialPlacement, plan } from '../../operator/placement/plan.js';
 import { BucketRouter } from '../../operator/routing/bucket-router.js';
-import { LocalCluster } from './cluster.js';
+import { LocalCluster } from '../../operator/runtime/local-cluster.js';
 import { LocalRuntime } from './runtime.js';
-import { mergedOutputs } from './merge.js';
+import { mergedOutputs } from '../../operator/engine/merged-outputs.js';
 import { compareOutputs, type Comparison } from './compare.js';
 import { renderTimeline, type Sample } from './timeline.js';
 import { progressBar } from '../progress.js';

@@ -1,7 +1,7 @@
 /** The process runtime: pool instances as local child processes of `openmb local`. */
 import type { MbCounters } from '../../shims/protocol/messages.js';
 import type { InstanceRuntime } from '../../operator/engine/pool.js';
-import type { LocalCluster } from './cluster.js';
+import type { LocalCluster } from '../../operator/runtime/local-cluster.js';
 
 export class LocalRuntime implements InstanceRuntime {
   /** Final counters of instances that have been stopped, so totals still count their packets. */

@@ -8,7 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LocalCluster } from '../../cli/local/cluster.js';
+import { LocalCluster } from '../runtime/local-cluster.js';
 import { silentLogger } from '../../shims/log/logger.js';
 import { syntheticFlows } from '../../shims/traffic/synthetic.js';
 import { readCaptureFile } from '../../shims/flow/pcap.js';

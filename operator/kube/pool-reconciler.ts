@@ -18,7 +18,7 @@ import type { Scope } from '../../shims/protocol/messages.js';
 import { middleboxByType } from '../../shims/middleboxes/registry.js';
 import type { AnyMiddlebox } from '../../shims/shim/definition.js';
 import type { Logger } from '../../shims/log/logger.js';
-import { mergedOutputs } from '../../cli/local/merge.js';
+import { mergedOutputs } from '../engine/merged-outputs.js';
 import { apiMessage, FIELD_MANAGER, type KubeClient } from './client.js';
 import { objectKey, type Informer } from './informer.js';
 import { MANAGED_BY, Mutex, OperationTracker, ownerReference } from './operations.js';

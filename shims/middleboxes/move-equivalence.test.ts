@@ -7,7 +7,7 @@ import test from 'ava';
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalCluster } from '../../cli/local/cluster.js';
+import { LocalCluster } from '../../operator/runtime/local-cluster.js';
 import { silentLogger } from '../log/logger.js';
 import { readCaptureFile, type CapturedPacket } from '../flow/pcap.js';
 import { type Chunk, SCOPES } from '../protocol/messages.js';

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LocalCluster } from '../../cli/local/cluster.js';
+import { LocalCluster } from '../../operator/runtime/local-cluster.js';
 import type { MbSession } from '../../operator/engine/session.js';
 import { silentLogger } from '../log/logger.js';
 import { parseAddress } from '../protocol/address.js';

@@ -7,7 +7,7 @@ import test from 'ava';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalCluster } from '../../../cli/local/cluster.js';
+import { LocalCluster } from '../../../operator/runtime/local-cluster.js';
 import { silentLogger } from '../../log/logger.js';
 import { readCaptureFile } from '../../flow/pcap.js';
 import type { Chunk } from '../../protocol/messages.js';

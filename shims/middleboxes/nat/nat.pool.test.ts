@@ -1,7 +1,7 @@
 /**
  * The NAT in a pool, in process: instances configured by `poolConfig` from the pool's
  * partitioning, packets routed to them by the switch's own bucket filters, their state merged into
- * one instance at the end as the pool reports it (get and put of every scope, cli/local/merge.ts).
+ * one instance at the end as the pool reports it (get and put of every scope, operator/engine/merged-outputs.ts).
  * The merged `translations` must equal one unscaled instance's, compared as the scaling acceptance
  * does (internal, remote, packetsOut, packetsIn), although each instance expires flows by its own
  * clock; and no two live flows may hold one external pair, on the tables or on the wire.
@@ -38,7 +38,7 @@ function compared(out: NatOutputs): string[] {
   return out.translations.map((x) => JSON.stringify([x.internal, x.remote, x.packetsOut, x.packetsIn])).sort();
 }
 
-/** The pool's report: every instance's state put into one fresh instance, as cli/local/merge.ts does. */
+/** The pool's report: every instance's state put into one fresh instance, as operator/engine/merged-outputs.ts does. */
 function merged(config: Record<string, unknown>, ...instances: ReturnType<typeof natInstance>[]): NatOutputs {
   const into = natInstance(config);
   for (const { mb } of instances) for (const scope of SCOPES) putChunks(into.mb, scope, getChunks(mb, scope));

@@ -6,7 +6,7 @@
 import { MiddleboxInstance } from '../../shims/shim/runtime.js';
 import type { AnyMiddlebox } from '../../shims/shim/definition.js';
 import { SCOPES, type Chunk } from '../../shims/protocol/messages.js';
-import type { MbSession } from '../../operator/engine/session.js';
+import type { MbSession } from './session.js';
 
 export interface MergedOutputs {
   outputs: Record<string, unknown>;

@@ -8,9 +8,9 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ControllerServer } from '../../operator/engine/controller-server.js';
-import type { MbSession } from '../../operator/engine/session.js';
-import type { SwitchSession } from '../../operator/routing/switch-session.js';
+import { ControllerServer } from '../engine/controller-server.js';
+import type { MbSession } from '../engine/session.js';
+import type { SwitchSession } from '../routing/switch-session.js';
 import { formatAddress, parseAddress } from '../../shims/protocol/address.js';
 import { SECRET_ENV } from '../../shims/protocol/auth.js';
 import type { CapturedPacket } from '../../shims/flow/pcap.js';
@@ -39,10 +39,11 @@ export class LocalCluster {
     this.children.push(switchChild);
   }
 
-  static async start(o: { log: Logger; logDir: string; pool?: string }): Promise<LocalCluster> {
+  /** Without `secret` a fresh one is made: nothing outside this process can then connect. */
+  static async start(o: { log: Logger; logDir: string; pool?: string; secret?: string }): Promise<LocalCluster> {
     mkdirSync(o.logDir, { recursive: true });
     const runDir = mkdtempSync(join(tmpdir(), 'openmb-'));
-    const secret = randomBytes(24).toString('base64url');
+    const secret = o.secret ?? randomBytes(24).toString('base64url');
     const env = { [SECRET_ENV]: secret, OPENMB_LOG_LEVEL: process.env.OPENMB_LOG_LEVEL ?? 'info' };
     const controller = new ControllerServer(secret, o.log);
     const ctl = formatAddress(await controller.listen({ host: '127.0.0.1', port: 0 }));
@@ -59,8 +60,10 @@ export class LocalCluster {
     }
   }
 
-  /** Starts an instance process and resolves once it is connected to the controller. */
+  /** Starts an instance process (replacing one of the same name) and resolves once it is connected to the controller. */
   async addInstance(mbType: string, name: string, config: Record<string, unknown> = {}): Promise<MbSession> {
+    const old = this.instances.get(name);
+    if (old) await this.stopInstance(name);
     const child = startChild(name, ['mb', '--type', mbType, '--instance', name, '--pool', this.pool,
       '--controller', this.ctl, '--switch', this.switchSock, '--config', JSON.stringify(config)], this.env, this.logDir);
     this.children.push(child);
@@ -72,7 +75,7 @@ export class LocalCluster {
   /** Stops an instance process (SIGKILL when `kill`, to model a crash). */
   async stopInstance(name: string, kill = false): Promise<void> {
     const inst = this.instances.get(name);
-    if (!inst) throw new Error(`no instance "${name}"`);
+    if (!inst) return;
     this.instances.delete(name);
     if (kill) inst.child.proc.kill('SIGKILL');
     await stopChildren([inst.child]);

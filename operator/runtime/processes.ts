@@ -4,7 +4,8 @@ import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const MAIN = fileURLToPath(new URL('../main.js', import.meta.url));
+/** The openmb command itself (dist/operator/runtime -> bin/openmb.js). */
+const MAIN = fileURLToPath(new URL('../../../bin/openmb.js', import.meta.url));
 
 export interface Child {
   name: string;
