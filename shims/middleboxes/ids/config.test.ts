@@ -29,7 +29,7 @@ test('the default configuration loads the sample rules from the compiled code', 
   t.is(c.rulesFile, SAMPLE_RULES);
   t.is(c.requestRules.length, 19);
   t.is(c.packetRules.length, 2);
-  t.deepEqual([c.portScanThreshold, c.distributedScanThreshold, c.scanWindow], [100, 1000, 60]);
+  t.deepEqual([c.portScanThreshold, c.distributedScanThreshold, c.scanWindow, c.reassemblyBytes], [100, 1000, 60, 262144]);
 });
 
 test('a relative rules path, an empty rules file and fractional windows are accepted', (t) => {
@@ -70,10 +70,14 @@ test('a window that is not a positive number is refused', (t) => {
   t.is(refused({ scanWindow: -60 }), 'ConfigError: config.scanWindow: must be a positive number of seconds, got -60');
   t.is(refused({ scanWindow: '60' }), 'ConfigError: config.scanWindow: must be a positive number of seconds, got "60"');
   t.is(refused({ scanWindow: null }), 'ConfigError: config.scanWindow: must be a positive number of seconds, got null');
+  t.is(refused({ reassemblyBytes: -1 }), 'ConfigError: config.reassemblyBytes: must be an integer from 0 to 16777216, got -1');
+  t.is(refused({ reassemblyBytes: 1.5 }), 'ConfigError: config.reassemblyBytes: must be an integer from 0 to 16777216, got 1.5');
+  t.is(refused({ reassemblyBytes: 2 ** 24 + 1 }), 'ConfigError: config.reassemblyBytes: must be an integer from 0 to 16777216, got 16777217');
+  t.is(refused({ reassemblyBytes: 0 }), 'accepted');
 });
 
 test('an unknown configuration field is refused', (t) => {
-  t.is(refused({ window: 60 }), 'ConfigError: config.window: unknown setting for the ids (known: rules, portScanThreshold, distributedScanThreshold, scanWindow)');
+  t.is(refused({ window: 60 }), 'ConfigError: config.window: unknown setting for the ids (known: rules, portScanThreshold, distributedScanThreshold, scanWindow, reassemblyBytes)');
 });
 
 test('put-config with a bad rules file is refused and keeps the running configuration', (t) => {

@@ -1,17 +1,19 @@
-/** The ids's configuring state: a rules file and the scan detector's thresholds and window. */
+/** The ids's configuring state: a rules file, the scan detector's thresholds and window, and the reassembly limit. */
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ConfigError } from '../../shim/definition.js';
 import { parseRules, type Rule, RuleSyntaxError } from './rules.js';
 import type { ScanSettings } from './scan.js';
-import { MAX_THRESHOLD } from './state.js';
+import { MAX_REASSEMBLY, MAX_THRESHOLD } from './state.js';
 
 export interface IdsConfig extends ScanSettings {
   /** The rules file, as an absolute path. */
   rulesFile: string;
   requestRules: Rule[];
   packetRules: Rule[];
+  /** Out-of-order bytes a TCP direction may hold while it waits for a gap to fill. */
+  reassemblyBytes: number;
 }
 
 /** The sample rules, found from the compiled code in dist/. */
@@ -22,6 +24,7 @@ export const DEFAULT_CONFIG = {
   portScanThreshold: 100,
   distributedScanThreshold: 1000,
   scanWindow: 60,
+  reassemblyBytes: 262144,
 };
 
 const FIELDS = Object.keys(DEFAULT_CONFIG);
@@ -59,6 +62,10 @@ export function parseIdsConfig(values: Record<string, unknown>): IdsConfig {
   const distributedScanThreshold = threshold(values, 'distributedScanThreshold');
   const w = values.scanWindow;
   if (typeof w !== 'number' || !Number.isFinite(w) || w <= 0) throw new ConfigError('scanWindow', `must be a positive number of seconds, got ${JSON.stringify(w)}`);
+  const reassemblyBytes = values.reassemblyBytes;
+  if (typeof reassemblyBytes !== 'number' || !Number.isInteger(reassemblyBytes) || reassemblyBytes < 0 || reassemblyBytes > MAX_REASSEMBLY) {
+    throw new ConfigError('reassemblyBytes', `must be an integer from 0 to ${MAX_REASSEMBLY}, got ${JSON.stringify(reassemblyBytes)}`);
+  }
   const { file, rules } = loadRules(values.rules);
   return {
     rulesFile: file,
@@ -67,5 +74,6 @@ export function parseIdsConfig(values: Record<string, unknown>): IdsConfig {
     portScanThreshold,
     distributedScanThreshold,
     scanWindow: w,
+    reassemblyBytes,
   };
 }

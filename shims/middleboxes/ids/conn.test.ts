@@ -76,13 +76,25 @@ test('a rule fires once per connection, however many requests match', (t) => {
   t.deepEqual(alerts.map((a) => a.rule), ['http-etc-passwd']);
 });
 
-test('a segment after a gap counts, the late segment before it does not', (t) => {
-  const { connections } = run([
+test('a segment after a gap waits for the late segment before it; bytes are the sequence span', (t) => {
+  const { connections, alerts } = run([
     SYN, SYNACK, ACK,
-    { from: 'c', flags: TCP_ACK, rel: 11, data: 'GET /b HTTP/1.1\r\n\r\n' },
-    { from: 'c', flags: TCP_ACK, rel: 1, data: 'GET /a HTTP' },
+    { from: 'c', flags: TCP_ACK, rel: 11, data: 'c/passwd HTTP/1.1\r\n\r\n' },
+    { from: 'c', flags: TCP_ACK, rel: 1, data: 'GET /../et' },
   ]);
-  t.deepEqual([connections[0].origBytes, connections[0].httpRequests], [19, 1]);
+  t.deepEqual([connections[0].origBytes, connections[0].httpRequests], [31, 1]);
+  // The request completed with the segment that holds its last byte, though it arrived first.
+  t.deepEqual(alerts.map((a) => [a.rule, a.ts]), [['http-etc-passwd', 103], ['http-path-traversal', 103]]);
+});
+
+test('bytes lost in the capture count, as in Zeek (the span of sequence numbers)', (t) => {
+  const c = run([
+    SYN, SYNACK, ACK,
+    { from: 'c', flags: TCP_ACK, rel: 1, data: 'x'.repeat(10) },
+    { from: 'c', flags: TCP_ACK, rel: 21, data: 'y'.repeat(10) }, // 10 bytes never seen before it
+    { from: 'c', flags: TCP_ACK | TCP_FIN, rel: 31 },
+  ]).connections[0];
+  t.deepEqual([c.origBytes, c.respBytes, c.origPackets, c.respPackets], [30, 0, 5, 1]);
 });
 
 test('conn.log states of handshakes and teardowns', (t) => {
@@ -99,6 +111,15 @@ test('conn.log states of handshakes and teardowns', (t) => {
   t.is(state([SYNACK, { from: 's', flags: TCP_RST, rel: 1 }]), 'RSTRH');
   t.is(state([SYNACK, { from: 's', flags: TCP_FIN | TCP_ACK, rel: 1 }]), 'SHR');
   t.is(state([{ from: 'c', flags: TCP_ACK, rel: 5, data: 'x' }, { from: 's', flags: TCP_ACK, rel: 5, data: 'y' }]), 'OTH');
+  // A RST after both FINs changes nothing; one before the peer's FIN resets.
+  const FIN_C: Step = { from: 'c', flags: TCP_FIN | TCP_ACK, rel: 1 };
+  const FIN_S: Step = { from: 's', flags: TCP_FIN | TCP_ACK, rel: 1 };
+  t.is(state([SYN, SYNACK, ACK, FIN_C, FIN_S, { from: 'c', flags: TCP_RST, rel: 2 }]), 'SF');
+  t.is(state([SYN, SYNACK, ACK, FIN_C, { from: 'c', flags: TCP_RST, rel: 2 }, FIN_S]), 'RSTO');
+  t.is(state([SYN, SYNACK, ACK, FIN_C, { from: 's', flags: TCP_RST, rel: 1 }, FIN_S]), 'RSTR');
+  // An ACK to the SYN before the SYN-ACK leaves the responder inactive; data does not.
+  t.is(state([SYN, { from: 's', flags: TCP_ACK, rel: 1 }]), 'S0');
+  t.is(state([SYN, { from: 's', flags: TCP_ACK, rel: 1, data: 'z' }]), 'OTH');
 });
 
 test('a connection first seen at its SYN-ACK has the SYN-ACK\'s receiver as originator', (t) => {

@@ -1,126 +1,122 @@
 /**
- * Connection tracking after Zeek: each TCP endpoint runs Zeek's endpoint state machine (inactive,
- * SYN sent, SYN-ACK sent, partial, established, closed, reset), the pair of states names the
- * connection as conn.log does (S0, S1, SF, REJ, S2, S3, RSTO, RSTR, RSTOS0, RSTRH, SH, SHR, OTH),
- * and sequence numbers tell new payload bytes from ones already seen.
+ * Connection tracking after Zeek, from facts that do not depend on packet order: who opened a
+ * connection, each TCP endpoint's state (inactive, SYN sent, SYN-ACK sent, partial, established,
+ * closed, reset) and the conn.log state name (S0, S1, SF, REJ, S2, S3, RSTO, RSTR, RSTOS0, RSTRH,
+ * SH, SHR, OTH) are derived from the flags each side sent (sets), the earliest FIN and RST of each
+ * side (capture times), and byte counts from sequence-number bounds.
+ *
+ * Zeek runs a state machine over packets in arrival order. Its outcome depends on that order only
+ * in the cases below, which are decided here by fixed rules instead:
+ * - a RST after both sides sent a FIN leaves the sender closed (Zeek ignores it); "after" is by
+ *   capture time, a RST at the same time as the later FIN counting as after it;
+ * - an endpoint that sent a SYN is in SYN sent (or established, once the peer sent a SYN or
+ *   SYN-ACK) even if it sent data before it; a responder whose only packets are empty ACKs to an
+ *   originator's SYN stays inactive, as with the stacks that ACK a SYN before answering it.
  */
-import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../../flow/decode.js';
-import {
-  type Conn, TCP_CLOSED, TCP_ESTABLISHED, TCP_INACTIVE, TCP_PARTIAL, TCP_RESET, TCP_SYN_ACK_SENT, TCP_SYN_SENT,
-} from './state.js';
+import { type Conn, type Side, type SideName, SENT_ACK, SENT_DATA, SENT_FIN, SENT_RST, SENT_SYN, SENT_SYNACK,
+  TCP_CLOSED, TCP_ESTABLISHED, TCP_INACTIVE, TCP_PARTIAL, TCP_RESET, TCP_SYN_ACK_SENT, TCP_SYN_SENT } from './state.js';
 
-/** Where a segment's payload falls in its direction's stream. */
-export interface Placement {
-  /** Leading payload bytes already seen (all of them for a retransmission). */
-  skip: number;
-  /** Stream bytes never seen between the last segment and this one. */
-  gap: number;
+/** The endpoint whose earliest packet came first (`a` on a tie). */
+function earliest(c: Conn): SideName {
+  if (c.a.first < 0) return 'b';
+  if (c.b.first < 0) return 'a';
+  return c.b.first < c.a.first ? 'b' : 'a';
 }
 
 /**
- * Places a TCP segment in its direction's sequence space and advances it. Segments are taken in
- * arrival order: data before the expected sequence number was seen already and is skipped; data
- * after it leaves a gap that is not filled later (an out-of-order segment that arrives after its
- * successor counts as seen).
+ * The originator: the sender of a SYN (without ACK), else the receiver of a SYN-ACK, else the
+ * endpoint whose earliest packet has the smallest capture time (for UDP always this one). When
+ * both endpoints sent a SYN, or both a SYN-ACK, the earliest decides too.
  */
-export function placeSegment(c: Conn, isOrig: boolean, seq: number, flags: number, len: number, out: Placement): void {
-  out.skip = 0;
-  out.gap = 0;
-  if (flags & TCP_RST) {
-    // As in Zeek, a RST's payload is not part of the stream.
-    out.skip = len;
+export function clientOf(c: Conn, isTcp: boolean): SideName {
+  if (isTcp) {
+    const synA = (c.a.flags & SENT_SYN) !== 0;
+    const synB = (c.b.flags & SENT_SYN) !== 0;
+    if (synA !== synB) return synA ? 'a' : 'b';
+    if (!synA) {
+      const saA = (c.a.flags & SENT_SYNACK) !== 0;
+      const saB = (c.b.flags & SENT_SYNACK) !== 0;
+      if (saA !== saB) return saA ? 'b' : 'a';
+    }
+  }
+  return earliest(c);
+}
+
+/** True once the originator is known from a SYN or SYN-ACK rather than from packet times alone. */
+export function clientSettled(c: Conn): boolean {
+  return ((c.a.flags | c.b.flags) & (SENT_SYN | SENT_SYNACK)) !== 0;
+}
+
+/**
+ * The stream offset of sequence number `seq` of a side: sequence numbers are taken within 2^31
+ * of the highest offset seen, so offsets grow past 2^32 on long connections.
+ */
+export function seqOffset(s: Side, seq: number): number {
+  if (s.base < 0) return 0;
+  return s.hi + ((seq - ((s.base + s.hi) >>> 0)) | 0);
+}
+
+/** Records a sequence range [off, off + len) a side used (len 0: the ISN + 1 of a SYN). */
+export function coverRange(s: Side, seq: number, off: number, len: number): void {
+  if (s.base < 0) {
+    s.base = seq >>> 0;
+    s.lo = 0;
+    s.hi = len;
     return;
   }
-  const syn = (flags & TCP_SYN) !== 0;
-  const dataSeq = (seq + (syn ? 1 : 0)) >>> 0;
-  let next = isOrig ? c.origNext : c.respNext;
-  if (next < 0 || (syn && (isOrig ? c.origBytes : c.respBytes) === 0)) next = dataSeq;
-  const delta = (dataSeq - next) | 0;
-  if (delta > 0) {
-    out.gap = delta;
-    next = (dataSeq + len) >>> 0;
-  } else {
-    out.skip = Math.min(-delta, len);
-    if (out.skip < len) next = (dataSeq + len) >>> 0;
-  }
-  // A FIN takes one sequence number, after the data it ends.
-  if (flags & TCP_FIN && ((dataSeq + len) >>> 0) === next) next = (next + 1) >>> 0;
-  if (isOrig) c.origNext = next;
-  else c.respNext = next;
+  if (off < s.lo) s.lo = off;
+  if (off + len > s.hi) s.hi = off + len;
 }
 
-/** Zeek's TCP endpoint state machine, for a packet from the originator (`isOrig`) or the responder. */
-export function tcpTransition(c: Conn, isOrig: boolean, flags: number, len: number): void {
-  let me = isOrig ? c.origState : c.respState;
-  let peer = isOrig ? c.respState : c.origState;
-  const syn = (flags & TCP_SYN) !== 0;
-  const ack = (flags & TCP_ACK) !== 0;
-  const fin = (flags & TCP_FIN) !== 0;
-  const rst = (flags & TCP_RST) !== 0;
-  if (isOrig && syn && !ack) c.origSyn = true;
-  switch (me) {
-    case TCP_INACTIVE:
-      if (syn) {
-        if (isOrig) {
-          me = ack ? TCP_SYN_ACK_SENT : TCP_SYN_SENT;
-        } else {
-          // The responder's SYN(-ACK) establishes both sides.
-          if (peer === TCP_SYN_SENT) peer = TCP_ESTABLISHED;
-          me = TCP_ESTABLISHED;
-        }
-      }
-      if (fin) me = TCP_CLOSED;
-      if (rst) me = TCP_RESET;
-      if (me === TCP_INACTIVE) {
-        if (!isOrig && len === 0 && peer === TCP_SYN_SENT) {
-          // Some stacks ACK a SYN before answering it: not yet a partial connection.
-        } else if (ack && peer === TCP_ESTABLISHED) {
-          me = TCP_ESTABLISHED; // the SYN was missed, the SYN-ACK was not
-        } else {
-          me = TCP_PARTIAL;
-        }
-      }
-      break;
-    case TCP_SYN_SENT:
-    case TCP_SYN_ACK_SENT:
-      if (fin) me = TCP_CLOSED;
-      if (rst) me = TCP_RESET;
-      break;
-    case TCP_ESTABLISHED:
-    case TCP_PARTIAL:
-      if (syn && !ack && me === TCP_PARTIAL && peer === TCP_INACTIVE) me = TCP_SYN_SENT;
-      if (fin && !rst) me = TCP_CLOSED;
-      if (rst) me = TCP_RESET;
-      break;
-    case TCP_CLOSED:
-      // After both sides closed, a RST changes nothing.
-      if (rst && peer !== TCP_CLOSED) me = TCP_RESET;
-      break;
-  }
-  if (isOrig) {
-    c.origState = me;
-    c.respState = peer;
-  } else {
-    c.respState = me;
-    c.origState = peer;
-  }
+/** Payload bytes a side sent: UDP payloads summed; for TCP, as Zeek, the span of sequence numbers its data covered (from ISN + 1 when the SYN was seen). */
+export function sideBytes(s: Side, isTcp: boolean): number {
+  if (!isTcp) return s.bytes;
+  return s.flags & SENT_DATA ? s.hi - s.lo : 0;
 }
 
-/** The conn.log state name of a connection. */
-export function connState(c: Conn, isTcp: boolean): string {
+/** Whether a side's RST counts: Zeek ignores a RST after both sides closed, unless the peer had reset first. */
+function resetCounts(x: Side, y: Side): boolean {
+  if (!(x.flags & SENT_RST)) return false;
+  if (x.finTs < 0 || y.finTs < 0) return true;
+  const bothClosed = Math.max(x.finTs, y.finTs);
+  return x.rstTs < bothClosed || ((y.flags & SENT_RST) !== 0 && y.rstTs < bothClosed);
+}
+
+/** Zeek's TCP endpoint states of the originator `o` and the responder `r`. */
+export function endpointStates(o: Side, r: Side): [number, number] {
+  const rSyn = (r.flags & (SENT_SYN | SENT_SYNACK)) !== 0;
+  let os: number;
+  if (resetCounts(o, r)) os = TCP_RESET;
+  else if (o.flags & SENT_FIN) os = TCP_CLOSED;
+  else if (o.flags & SENT_SYN) os = rSyn ? TCP_ESTABLISHED : TCP_SYN_SENT;
+  else if (o.flags & SENT_SYNACK) os = TCP_SYN_ACK_SENT;
+  else if (o.packets > 0) os = o.flags & SENT_ACK && rSyn ? TCP_ESTABLISHED : TCP_PARTIAL; // the SYN was missed, the SYN-ACK was not
+  else os = TCP_INACTIVE;
+  let rs: number;
+  if (resetCounts(r, o)) rs = TCP_RESET;
+  else if (r.flags & SENT_FIN) rs = TCP_CLOSED;
+  else if (rSyn) rs = TCP_ESTABLISHED;
+  else if (r.packets > 0) rs = r.flags & SENT_DATA || !(o.flags & SENT_SYN) ? TCP_PARTIAL : TCP_INACTIVE;
+  else rs = TCP_INACTIVE;
+  return [os, rs];
+}
+
+/** The conn.log state name of a connection whose originator is `client`. */
+export function connState(c: Conn, isTcp: boolean, client: SideName): string {
+  const o = client === 'a' ? c.a : c.b;
+  const r = client === 'a' ? c.b : c.a;
   if (!isTcp) {
-    if (c.origPackets > 0) return c.respPackets > 0 ? 'SF' : 'S0';
-    return c.respPackets > 0 ? 'SHR' : 'OTH';
+    if (o.packets > 0) return r.packets > 0 ? 'SF' : 'S0';
+    return r.packets > 0 ? 'SHR' : 'OTH';
   }
-  const os = c.origState;
-  const rs = c.respState;
+  const [os, rs] = endpointStates(o, r);
   const oInactive = os === TCP_INACTIVE || os === TCP_PARTIAL;
   const rInactive = rs === TCP_INACTIVE || rs === TCP_PARTIAL;
   if (rs === TCP_RESET) {
-    if (os === TCP_SYN_SENT || os === TCP_SYN_ACK_SENT || (os === TCP_RESET && c.origBytes === 0 && c.respBytes === 0)) return 'REJ';
+    if (os === TCP_SYN_SENT || os === TCP_SYN_ACK_SENT || (os === TCP_RESET && sideBytes(o, true) === 0 && sideBytes(r, true) === 0)) return 'REJ';
     return oInactive ? 'RSTRH' : 'RSTR';
   }
-  if (os === TCP_RESET) return rInactive ? (c.origSyn ? 'RSTOS0' : 'OTH') : 'RSTO';
+  if (os === TCP_RESET) return rInactive ? (o.flags & SENT_SYN ? 'RSTOS0' : 'OTH') : 'RSTO';
   if (os === TCP_CLOSED && rs === TCP_CLOSED) return 'SF';
   if (os === TCP_CLOSED) return rInactive ? 'SH' : 'S2';
   if (rs === TCP_CLOSED) return oInactive ? 'SHR' : 'S3';

@@ -127,9 +127,11 @@ function parseBlock(data: Buffer, from: number, to: number, first: boolean, serv
 
 /**
  * Feeds in-order bytes data[from, to) of the client's stream; calls `onRequest` for every request
- * whose header block completes. The request's `header` is only valid during the call.
+ * whose header block completes, with the index in `data` just past the block's last byte. The
+ * request's `header` is only valid during the call.
  */
-export function feedHttp(s: HttpStream, data: Buffer, from: number, to: number, serverPort: number, onRequest: (r: HttpRequest) => void): void {
+export function feedHttp(s: HttpStream, data: Buffer, from: number, to: number, serverPort: number,
+  onRequest: (r: HttpRequest, end: number) => void): void {
   let off = from;
   while (off < to && s.mode !== HTTP_OFF) {
     if (s.mode === HTTP_BODY) {
@@ -182,7 +184,7 @@ export function feedHttp(s: HttpStream, data: Buffer, from: number, to: number, 
       s.mode = HTTP_OFF;
       return;
     }
-    onRequest(request);
+    onRequest(request, off);
     if (body.length < 0) {
       s.mode = HTTP_OFF;
     } else if (body.length > 0) {

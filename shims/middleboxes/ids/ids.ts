@@ -2,19 +2,26 @@
  * The intrusion detector, after Bro/Zeek: connection tracking with conn.log states, HTTP request
  * parsing across TCP segments, signatures over requests and payloads (rules.ts), and a per-host
  * scan detector (scan.ts). Alerts live in the state they belong to (a connection's, a host's), so
- * they move with it; counters by rule are instance-wide.
+ * they move with it.
+ *
+ * Its outputs do not depend on the order a flow's packets arrive in, as long as a late packet is
+ * no more than the reassembly limit (per direction) and the scan logs (per host) behind: a
+ * loss-free move hands the destination a flow's held packets after newer ones, and the outputs
+ * stay those of one instance that saw the trace in order. conn.ts, stream.ts and scan.ts say how.
  */
-import { PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_RST, TCP_SYN } from '../../flow/decode.js';
-import { type Endpoint, protoName } from '../../flow/key.js';
+import { PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../../flow/decode.js';
+import { type Endpoint, type FlowKey, protoName } from '../../flow/key.js';
 import type { MbState, MiddleboxDefinition, PacketInput } from '../../shim/definition.js';
 import { DEFAULT_CONFIG, type IdsConfig, parseIdsConfig } from './config.js';
-import { connState, type Placement, placeSegment, tcpTransition } from './conn.js';
-import { feedHttp, gapHttp, HTTP_OFF, type HttpRequest } from './http.js';
+import { clientOf, clientSettled, connState, coverRange, seqOffset, sideBytes } from './conn.js';
+import { HTTP_OFF, type HttpRequest } from './http.js';
 import { matchPacket, matchRequest, type RequestView, type Rule } from './rules.js';
-import { recordAttempt } from './scan.js';
+import { hostCodec, provisionalOf, recordAttempt, withdrawAttempt } from './scan.js';
 import {
-  clipDetail, type Conn, connCodec, type Counters, countersCodec, type HostRecord, hostCodec, newConn, type StoredAlert,
+  clipDetail, type Conn, connCodec, type Counters, countersCodec, type FlowAlert, type HostRecord, newConn,
+  SENT_ACK, SENT_DATA, SENT_FIN, SENT_RST, SENT_SYN, SENT_SYNACK, type SideName, type StoredAlert,
 } from './state.js';
+import { addSegment, endStream, flushStream, newStream, startStream, type StreamSink, streamWaiting } from './stream.js';
 
 export interface IdsFlow {
   proto: string;
@@ -44,13 +51,40 @@ export interface IdsConnection extends IdsFlow {
   httpRequests: number;
 }
 
-function fired(c: Conn, rule: string): boolean {
-  for (const a of c.alerts) if (a.rule === rule) return true;
-  return false;
+const SIDES: readonly SideName[] = ['a', 'b'];
+
+function other(side: SideName): SideName {
+  return side === 'a' ? 'b' : 'a';
+}
+
+function endpoint(key: FlowKey, side: SideName): Endpoint {
+  return side === 'a' ? key.a : key.b;
 }
 
 function compareStrings(x: string, y: string): number {
   return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** Sets bits and earliest FIN/RST times from a TCP packet's flags; returns its stream payload length. */
+function tcpFlagFacts(c: Conn, side: SideName, flags: number, payloadLen: number, ts: number): number {
+  const s = c[side];
+  const syn = (flags & TCP_SYN) !== 0;
+  const ack = (flags & TCP_ACK) !== 0;
+  const rst = (flags & TCP_RST) !== 0;
+  let bits = syn ? (ack ? SENT_SYNACK : SENT_SYN) : ack ? SENT_ACK : 0;
+  if (flags & TCP_FIN && !rst) {
+    bits |= SENT_FIN;
+    if (s.finTs < 0 || ts < s.finTs) s.finTs = ts;
+  }
+  if (rst) {
+    bits |= SENT_RST;
+    if (s.rstTs < 0 || ts < s.rstTs) s.rstTs = ts;
+  }
+  // As in Zeek, a RST's payload is not part of the stream.
+  const len = rst ? 0 : payloadLen;
+  if (len > 0) bits |= SENT_DATA;
+  s.flags |= bits;
+  return len;
 }
 
 export const ids: MiddleboxDefinition<IdsConfig, Conn, HostRecord, Counters> = {
@@ -63,114 +97,197 @@ export const ids: MiddleboxDefinition<IdsConfig, Conn, HostRecord, Counters> = {
   multiFlow: hostCodec,
   allFlows: countersCodec,
   createLogic(state: MbState<Conn, HostRecord, Counters>, config: () => IdsConfig) {
-    const place: Placement = { skip: 0, gap: 0 };
-    const countAlert = (rule: string) => {
-      const alerts = state.all.alerts;
-      alerts.set(rule, (alerts.get(rule) ?? 0) + 1);
+    const onFinal = (a: StoredAlert) => {
+      const alerts = state.all.scanAlerts;
+      alerts.set(a.rule, (alerts.get(a.rule) ?? 0) + 1);
     };
-    const raiseFlowAlert = (c: Conn, ts: number, rule: Rule, detail: string) => {
-      c.alerts.push({ ts, rule: rule.id, detail: clipDetail(detail) });
-      countAlert(rule.id);
-    };
-    const onHostAlert = (_host: string, a: StoredAlert) => countAlert(a.rule);
 
-    // The connection and packet a request belongs to, set before each feedHttp call.
+    // The connection and side whose stream is parsed, set before each stream call. While the
+    // outputs are read, requests and alerts of what still waits go to `flushed` instead.
     let reqConn: Conn;
-    let reqTs = 0;
+    let reqSide: SideName = 'a';
     let reqRules: Rule[] = [];
-    const onRequest = (r: HttpRequest) => {
-      state.all.httpRequests++;
-      reqConn.httpRequests++;
-      let view: RequestView | null = null;
-      for (const rule of reqRules) {
-        if (fired(reqConn, rule.id)) continue;
-        view ??= { method: r.method.toLowerCase(), uri: r.uri.toLowerCase(), host: r.host.toLowerCase(), ua: r.userAgent.toLowerCase(), header: r.header };
-        if (matchRequest(rule, view)) raiseFlowAlert(reqConn, reqTs, rule, `${rule.msg} (${r.method} ${r.uri}${r.host ? `, host ${r.host}` : ''})`);
-      }
+    let flushed: { requests: number; alerts: FlowAlert[] } | null = null;
+    const fired = (rule: string): boolean => {
+      for (const a of reqConn.alerts) if (a.rule === rule && a.side === reqSide && a.at !== null) return true;
+      if (flushed) for (const a of flushed.alerts) if (a.rule === rule) return true;
+      return false;
+    };
+    const sink: StreamSink = {
+      serverPort: 0,
+      onRequest: (r: HttpRequest, at: number, ts: number) => {
+        if (flushed) flushed.requests++;
+        else reqConn[reqSide].requests++;
+        let view: RequestView | null = null;
+        for (const rule of reqRules) {
+          if (fired(rule.id)) continue;
+          view ??= { method: r.method.toLowerCase(), uri: r.uri.toLowerCase(), host: r.host.toLowerCase(), ua: r.userAgent.toLowerCase(), header: r.header };
+          if (!matchRequest(rule, view)) continue;
+          const alert: FlowAlert = { ts, rule: rule.id, detail: clipDetail(`${rule.msg} (${r.method} ${r.uri}${r.host ? `, host ${r.host}` : ''})`), side: reqSide, at };
+          (flushed ? flushed.alerts : reqConn.alerts).push(alert);
+        }
+      },
+    };
+    const parsing = (c: Conn, side: SideName, key: FlowKey, cfg: IdsConfig) => {
+      reqConn = c;
+      reqSide = side;
+      reqRules = cfg.requestRules;
+      sink.serverPort = endpoint(key, other(side)).port;
     };
 
-    const process = ({ packet, d, flow, ts }: PacketInput): void => {
-      state.all.packets++;
-      if (!flow || !d.hasPorts || (d.proto !== PROTO_TCP && d.proto !== PROTO_UDP)) return;
-      const isTcp = d.proto === PROTO_TCP;
-      let c = state.flows.get(flow.id);
-      let opened = false;
-      if (!c) {
-        // The opener is the sender of the first packet, unless that packet is a SYN-ACK.
-        const synAck = isTcp && (d.tcpFlags & (TCP_SYN | TCP_ACK)) === (TCP_SYN | TCP_ACK);
-        c = newConn(flow.forward !== synAck ? 'a' : 'b', ts);
-        state.flows.set(flow.id, flow.key, c);
-        state.all.connections++;
-        opened = true;
-      }
-      const isOrig = (c.client === 'a') === flow.forward;
-      if (ts < c.first) c.first = ts;
-      if (ts > c.last) c.last = ts;
-      let skip = 0;
-      if (isTcp) {
-        placeSegment(c, isOrig, d.tcpSeq, d.tcpFlags, d.payloadLen, place);
-        tcpTransition(c, isOrig, d.tcpFlags, d.payloadLen);
-        skip = place.skip;
-      }
-      const fresh = d.payloadLen - skip;
-      if (isOrig) {
-        c.origPackets++;
-        c.origBytes += fresh;
-      } else {
-        c.respPackets++;
-        c.respBytes += fresh;
-      }
-      const cfg = config();
-      if (isTcp ? (d.tcpFlags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN : opened) {
-        const src = flow.forward ? flow.key.a : flow.key.b;
-        const dst = flow.forward ? flow.key.b : flow.key.a;
-        recordAttempt(state.groups, src.ip, dst.ip, dst.port, isTcp ? 'tcp' : 'udp', ts, cfg, onHostAlert);
-      }
-      const httpOn = isTcp && isOrig && c.http.mode !== HTTP_OFF;
-      if (httpOn && place.gap > 0) gapHttp(c.http, place.gap);
-      if (fresh <= 0) return;
-      const from = d.payloadOff + skip;
-      const to = d.payloadOff + d.payloadLen;
+    /** Packet rules look at each packet's payload; an alert keeps the earliest matching packet. */
+    const packetRules = (c: Conn, side: SideName, data: Buffer, from: number, to: number, ts: number, cfg: IdsConfig) => {
       for (const rule of cfg.packetRules) {
-        if (!fired(c, rule.id) && matchPacket(rule, packet.data, from, to)) {
-          raiseFlowAlert(c, ts, rule, `${rule.msg} (${isOrig ? 'originator' : 'responder'} payload)`);
+        let have: FlowAlert | undefined;
+        for (const a of c.alerts) if (a.at === null && a.rule === rule.id) have = a;
+        if (have && (have.ts < ts || (have.ts === ts && have.side <= side))) continue;
+        if (!matchPacket(rule, data, from, to)) continue;
+        if (have) {
+          have.ts = ts;
+          have.side = side;
+        } else {
+          c.alerts.push({ ts, rule: rule.id, detail: clipDetail(rule.msg), side, at: null });
         }
       }
-      if (httpOn) {
-        reqConn = c;
-        reqTs = ts;
-        reqRules = cfg.requestRules;
-        const serverPort = c.client === 'a' ? flow.key.b.port : flow.key.a.port;
-        feedHttp(c.http, packet.data, from, to, serverPort, onRequest);
+    };
+
+    const processTcp = (c: Conn, side: SideName, key: FlowKey, { packet, d, ts }: PacketInput, cfg: IdsConfig) => {
+      const me = c[side];
+      const flags = d.tcpFlags;
+      const syn = (flags & TCP_SYN) !== 0;
+      const len = tcpFlagFacts(c, side, flags, d.payloadLen, ts);
+      let off = 0;
+      if (syn || len > 0) {
+        const dataSeq = (d.tcpSeq + (syn ? 1 : 0)) >>> 0;
+        off = seqOffset(me, dataSeq);
+        coverRange(me, dataSeq, off, len);
+        // The stream starts after the first SYN seen (a SYN with another ISN is a port reuse this does not follow).
+        if (syn && me.start === null) me.start = off;
       }
+      if ((flags & (TCP_SYN | TCP_ACK | TCP_RST)) === TCP_SYN) {
+        const dst = endpoint(key, other(side));
+        recordAttempt(state.groups, endpoint(key, side).ip, dst.ip, dst.port, 'tcp', ts, cfg, onFinal);
+      }
+      if (len > 0) {
+        packetRules(c, side, packet.data, d.payloadOff, d.payloadOff + len, ts, cfg);
+        // A copy of the byte that completed a request, captured earlier than the one that did.
+        for (const a of c.alerts) if (a.side === side && a.at !== null && a.at >= off && a.at < off + len && ts < a.ts) a.ts = ts;
+      }
+      // Each endpoint's stream is parsed while it may be the originator's.
+      const settled = clientSettled(c);
+      const client = settled ? clientOf(c, true) : null;
+      for (const sn of SIDES) {
+        const s = c[sn];
+        if (client !== null && sn !== client) {
+          if (s.stream && s.stream.http.mode !== HTTP_OFF) endStream(s.stream);
+          continue;
+        }
+        if (sn === side && len > 0) s.stream ??= newStream();
+        if (!s.stream || s.stream.http.mode === HTTP_OFF) continue;
+        if (s.start !== null && s.stream.next === null) {
+          parsing(c, sn, key, cfg);
+          startStream(s.stream, s.start, cfg.reassemblyBytes, sink);
+        }
+        if (sn === side && len > 0) {
+          parsing(c, sn, key, cfg);
+          addSegment(s.stream, off, packet.data, d.payloadOff, d.payloadOff + len, ts, cfg.reassemblyBytes, sink);
+        }
+      }
+    };
+
+    const processUdp = (c: Conn, side: SideName, key: FlowKey, { packet, d, ts }: PacketInput, cfg: IdsConfig) => {
+      c[side].bytes += d.payloadLen;
+      if (d.payloadLen > 0) packetRules(c, side, packet.data, d.payloadOff, d.payloadOff + d.payloadLen, ts, cfg);
+      // The attempt is the flow's earliest packet: corrected when an earlier one turns up late.
+      const client = clientOf(c, false);
+      const first = c[client].first;
+      if (c.attempt && c.attempt[0] === client && c.attempt[1] === first) return;
+      if (c.attempt) {
+        const [was, at] = c.attempt;
+        const dst = endpoint(key, other(was));
+        withdrawAttempt(state.groups, endpoint(key, was).ip, dst.ip, dst.port, 'udp', at, cfg);
+      }
+      const dst = endpoint(key, other(client));
+      recordAttempt(state.groups, endpoint(key, client).ip, dst.ip, dst.port, 'udp', first, cfg, onFinal);
+      c.attempt = [client, first];
+    };
+
+    const process = (input: PacketInput): void => {
+      const { d, flow, ts } = input;
+      state.all.packets++;
+      if (!flow || !d.hasPorts || (d.proto !== PROTO_TCP && d.proto !== PROTO_UDP)) return;
+      let c = state.flows.get(flow.id);
+      if (!c) {
+        c = newConn();
+        state.flows.set(flow.id, flow.key, c);
+        state.all.connections++;
+      }
+      const side: SideName = flow.forward ? 'a' : 'b';
+      const me = c[side];
+      me.packets++;
+      if (me.first < 0 || ts < me.first) me.first = ts;
+      if (ts > c.last) c.last = ts;
+      if (d.proto === PROTO_TCP) processTcp(c, side, flow.key, input, config());
+      else processUdp(c, side, flow.key, input, config());
     };
 
     const outputs = () => {
+      const cfg = config();
       const alerts: (IdsAlert & { where: string })[] = [];
       const connections: (IdsConnection & { id: string })[] = [];
+      const byRule = new Map<string, number>(state.all.scanAlerts);
+      const count = (rule: string) => byRule.set(rule, (byRule.get(rule) ?? 0) + 1);
+      let httpRequests = 0;
       for (const [id, { key, state: c }] of state.flows.entries()) {
+        const isTcp = key.proto === PROTO_TCP;
         const flow: IdsFlow = { proto: protoName(key.proto), a: key.a, b: key.b };
+        const client = clientOf(c, isTcp);
+        const o = c[client];
+        const r = c[other(client)];
+        let requests = o.requests;
+        const report = (a: FlowAlert) => {
+          const detail = a.at === null ? clipDetail(`${a.detail} (${a.side === client ? 'originator' : 'responder'} payload)`) : a.detail;
+          alerts.push({ where: id, ts: a.ts, rule: a.rule, flow, detail });
+          count(a.rule);
+        };
+        for (const a of c.alerts) if (a.at === null || a.side === client) report(a);
+        if (isTcp && streamWaiting(o.stream)) {
+          // What still waits behind a gap is reported as if the connection ended now.
+          parsing(c, client, key, cfg);
+          flushed = { requests: 0, alerts: [] };
+          try {
+            flushStream(o.stream!, sink);
+            requests += flushed.requests;
+            for (const a of flushed.alerts) report(a);
+          } finally {
+            flushed = null;
+          }
+        }
+        httpRequests += requests;
+        const firsts = [c.a.first, c.b.first].filter((t) => t >= 0);
         connections.push({
-          id, ...flow, client: c.client, duration: Math.round((c.last - c.first) * 1e9) / 1e9,
-          origBytes: c.origBytes, respBytes: c.respBytes, origPackets: c.origPackets, respPackets: c.respPackets,
-          state: connState(c, key.proto === PROTO_TCP), httpRequests: c.httpRequests,
+          id, ...flow, client, duration: Math.round((c.last - Math.min(...firsts)) * 1e9) / 1e9,
+          origBytes: sideBytes(o, isTcp), respBytes: sideBytes(r, isTcp), origPackets: o.packets, respPackets: r.packets,
+          state: connState(c, isTcp, client), httpRequests: requests,
         });
-        for (const a of c.alerts) alerts.push({ where: id, ts: a.ts, rule: a.rule, flow, detail: a.detail });
       }
       for (const [host, h] of state.groups.entries()) {
         for (const a of h.alerts) alerts.push({ where: host, ts: a.ts, rule: a.rule, host, detail: a.detail });
+        for (const a of provisionalOf(h)) {
+          alerts.push({ where: host, ts: a.ts, rule: a.rule, host, detail: a.detail });
+          count(a.rule);
+        }
       }
       alerts.sort((x, y) => x.ts - y.ts || compareStrings(x.rule, y.rule) || compareStrings(x.where, y.where) || compareStrings(x.detail, y.detail));
       connections.sort((x, y) => compareStrings(x.id, y.id));
-      const all = state.all;
       return {
         alerts: alerts.map(({ where: _w, ...a }) => a),
         connections: connections.map(({ id: _i, ...c }) => c),
         counters: {
-          packets: all.packets,
-          connections: all.connections,
-          httpRequests: all.httpRequests,
-          alerts: Object.fromEntries([...all.alerts].sort((x, y) => compareStrings(x[0], y[0]))),
+          packets: state.all.packets,
+          connections: state.all.connections,
+          httpRequests,
+          alerts: Object.fromEntries([...byRule].filter(([, n]) => n > 0).sort((x, y) => compareStrings(x[0], y[0]))),
         },
       };
     };

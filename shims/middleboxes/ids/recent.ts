@@ -1,21 +1,29 @@
 /**
  * A bounded set of recently contacted keys with the time of their latest contact, for windowed
  * distinct counts: "more than T distinct keys within W seconds" holds exactly when the T+1 most
- * recent keys all fall in the window, so keeping only those T+1 loses nothing. The union of two
+ * recent keys all fall in the window, so keeping only those T+1 loses nothing. Keys are ordered by
+ * time, then key, so contacts at the same time give the same set in any order. The union of two
  * sets (latest time per key, the most recent N kept) is the same in any merge order.
  */
 
 export class RecentSet {
-  /** key → time of its latest contact, oldest first (ties in insertion order). */
+  /** key → time of its latest contact, oldest first (ties in key order). */
   readonly map = new Map<string, number>();
   private newest = -Infinity;
+  /** The keys contacted at `newest` (the end of `map`), in key order. */
+  private tail: string[] = [];
 
-  /** From [key, time] pairs already oldest first (a set's own `encode`). */
+  /** From [key, time] pairs (a set's own `encode` gives them in order). */
   constructor(pairs: Iterable<readonly [string, number]> = []) {
-    for (const [k, t] of pairs) {
-      this.map.set(k, t);
-      this.newest = t;
+    let sorted = true;
+    let prev: readonly [string, number] | null = null;
+    for (const p of pairs) {
+      if (prev && comparePairs(prev, p) > 0) sorted = false;
+      this.map.set(p[0], p[1]);
+      prev = p;
     }
+    if (sorted) this.findTail();
+    else this.resort();
   }
 
   get size(): number {
@@ -29,10 +37,35 @@ export class RecentSet {
       if (had >= ts) return;
       this.map.delete(key);
     }
-    this.map.set(key, ts);
-    if (ts >= this.newest) this.newest = ts;
-    else this.resort(); // a packet earlier than one already seen: rare, so a full sort is fine
-    while (this.map.size > cap) this.map.delete(this.map.keys().next().value!);
+    if (ts > this.newest) {
+      this.map.set(key, ts);
+      this.newest = ts;
+      this.tail.length = 0;
+      this.tail.push(key);
+    } else if (ts === this.newest) {
+      // Into the keys of the same time, in key order: those after it are moved behind it.
+      const tail = this.tail;
+      let i = tail.length;
+      while (i > 0 && tail[i - 1] > key) i--;
+      if (i === tail.length) {
+        this.map.set(key, ts);
+        tail.push(key);
+      } else {
+        const after = tail.slice(i);
+        for (const k of after) this.map.delete(k);
+        this.map.set(key, ts);
+        for (const k of after) this.map.set(k, ts);
+        tail.splice(i, 0, key);
+      }
+    } else {
+      this.map.set(key, ts);
+      this.resort(); // a contact earlier than one already seen: rare, so a full sort is fine
+    }
+    while (this.map.size > cap) {
+      const oldest = this.map.keys().next().value!;
+      this.map.delete(oldest);
+      if (this.tail[0] === oldest) this.tail.shift();
+    }
   }
 
   /** True when `count` keys are held and the oldest of them was contacted after `since`. */
@@ -44,14 +77,32 @@ export class RecentSet {
     return this.map.keys();
   }
 
+  clone(): RecentSet {
+    return new RecentSet(this.map);
+  }
+
   encode(): [string, number][] {
     return [...this.map];
+  }
+
+  private findTail(): void {
+    this.newest = -Infinity;
+    this.tail = [];
+    for (const [k, t] of this.map) {
+      if (t > this.newest) {
+        this.newest = t;
+        this.tail = [k];
+      } else {
+        this.tail.push(k);
+      }
+    }
   }
 
   private resort(): void {
     const sorted = sortPairs([...this.map]);
     this.map.clear();
     for (const [k, t] of sorted) this.map.set(k, t);
+    this.findTail();
   }
 
   /** Checks a value `encode` gave: pairs of a string and a time, oldest first, keys distinct, at most `max`. */
@@ -83,6 +134,10 @@ export class RecentSet {
   }
 }
 
+function comparePairs(x: readonly [string, number], y: readonly [string, number]): number {
+  return x[1] - y[1] || (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0);
+}
+
 function sortPairs(pairs: [string, number][]): [string, number][] {
-  return pairs.sort((x, y) => x[1] - y[1] || (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+  return pairs.sort(comparePairs);
 }
