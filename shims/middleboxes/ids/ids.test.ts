@@ -226,18 +226,3 @@ test('moving all state at any point, even inside a split request header or a rea
     if (trace === 'tryzeek_http.pcap' || trace === 'pcpp_4KHttpRequests.pcap') t.true(withPending > 0, `${trace}: some move carried a partial request header or segments waiting for a gap`);
   }
 });
-
-test('throughput in-process (printed, not asserted)', (t) => {
-  for (const trace of ['stopddos_pkt.TCP.synflood.spoofed.pcap', 'tryzeek_http.pcap']) {
-    const packets = tracePackets(trace);
-    let best = 0;
-    for (let round = 0; round < 4; round++) {
-      const mb = instance();
-      const start = performance.now();
-      for (const p of packets) mb.receive(p);
-      best = Math.max(best, packets.length / ((performance.now() - start) / 1000));
-    }
-    t.log(`${trace}: ${Math.round(best)} packets/s (best of 4 rounds, ${packets.length} packets)`);
-  }
-  t.pass();
-});

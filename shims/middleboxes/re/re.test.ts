@@ -205,26 +205,3 @@ test('a smaller cacheBytes set at run time shrinks the cache at the next packet'
   t.true(after.bytes <= 4096);
   t.is(requestError(mb, { type: 'put-config', id: 2, values: { minChunk: 0 } }), 'config.minChunk: must be a positive integer (bytes), got 0');
 });
-
-test('throughput in process (printed, not asserted)', (t) => {
-  for (const trace of ['tryzeek_http.pcap', 'stopddos_pkt.TCP.synflood.spoofed.pcap', 'tryzeek_sumstat.pcap']) {
-    const packets = tracePackets(trace);
-    const decoder = reDecoder();
-    let decoded = 0;
-    const warm = reInstance(reDecoder());
-    for (const p of packets) warm.receive(p);
-    const mb = new MiddleboxInstance(re, {}, () => {}, () => { decoded++; });
-    const cpu0 = process.cpuUsage();
-    const t0 = performance.now();
-    for (const p of packets) mb.receive(p);
-    const wall = performance.now() - t0;
-    const cpu = process.cpuUsage(cpu0);
-    const o = mb.outputs() as unknown as Totals;
-    t.log(`${trace}: ${packets.length} packets, ${o.bytesIn} payload bytes: ${Math.round(packets.length / wall * 1000)} packets/s wall, `
-      + `${Math.round(packets.length / ((cpu.user + cpu.system) / 1000) * 1000)} packets/s of CPU time (encoder only)`);
-    t.is(decoded, packets.length);
-    const both = reInstance(decoder);
-    for (const p of packets) both.receive(p);
-    t.is((decoder.report() as unknown as EgressReport).decodeFailures, 0);
-  }
-});
