@@ -4,6 +4,7 @@
  * middlebox's own rules), whose outputs are then read.
  */
 import { MiddleboxInstance } from '../../shims/shim/runtime.js';
+import { putChunks } from '../../shims/shim/in-process.js';
 import type { AnyMiddlebox } from '../../shims/shim/definition.js';
 import { SCOPES, type Chunk } from '../../shims/protocol/messages.js';
 import type { MbSession } from './session.js';
@@ -28,9 +29,11 @@ export async function mergedOutputs(def: AnyMiddlebox, config: Record<string, un
           seen.add(c.key as string);
         }
       }
-      merged.handle({ type: 'put', id: 0, scope, chunks }, (reply) => {
-        if (reply.type === 'error') throw new Error(`merging ${scope} state of ${s.instance}: ${reply.message}`);
-      });
+      try {
+        putChunks(merged, scope, chunks);
+      } catch (e) {
+        throw new Error(`merging ${scope} state of ${s.instance}: ${(e as Error).message}`);
+      }
     }
   }
   return { outputs: merged.outputs(), duplicateFlows };

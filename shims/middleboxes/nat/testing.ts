@@ -2,8 +2,6 @@
 import { parseIp } from '../../flow/address.js';
 import { ipv4HeaderChecksum, transportChecksum } from '../../flow/checksum.js';
 import type { CapturedPacket } from '../../flow/pcap.js';
-import type { FlowFilter } from '../../flow/filter.js';
-import { type Chunk, SCOPES } from '../../protocol/messages.js';
 import type { WirePacket } from '../../protocol/packets.js';
 import { MiddleboxInstance } from '../../shim/runtime.js';
 import { tcpFrame } from '../../traffic/frames.js';
@@ -68,33 +66,9 @@ export function natInstance(config: Record<string, unknown> = {}): { mb: Middleb
   return { mb, emitted };
 }
 
-function request(mb: MiddleboxInstance, req: Parameters<MiddleboxInstance['handle']>[0]): Record<string, unknown>[] {
-  const replies: Record<string, unknown>[] = [];
-  mb.handle(req, (m) => replies.push(m));
-  const err = replies.find((r) => r.type === 'error');
-  if (err) throw new Error(String(err.message));
-  return replies;
-}
+import { getChunks } from '../../shim/in-process.js';
 
-export function getChunks(mb: MiddleboxInstance, scope: Chunk['scope'], filter: FlowFilter = {}): Chunk[] {
-  return request(mb, { type: 'get', id: 1, scope, filter }).flatMap((r) => (r.type === 'state' ? (r.chunks as Chunk[]) : []));
-}
-
-export function putChunks(mb: MiddleboxInstance, scope: Chunk['scope'], chunks: Chunk[]): void {
-  request(mb, { type: 'put', id: 2, scope, chunks });
-}
-
-export function delState(mb: MiddleboxInstance, scope: Chunk['scope'], filter: FlowFilter = {}): void {
-  request(mb, { type: 'del', id: 3, scope, filter });
-}
-
-/** A move as the controller does it: get, put at the destination, delete at the source. */
-export function move(src: MiddleboxInstance, dst: MiddleboxInstance, filter: FlowFilter, scopes = SCOPES): void {
-  for (const scope of scopes) {
-    putChunks(dst, scope, getChunks(src, scope, filter));
-    delState(src, scope, filter);
-  }
-}
+export { delState, getChunks, putChunks, moveState as move } from '../../shim/in-process.js';
 
 /** How many external pairs an instance keeps taken for translations it lent away. */
 export function lentPairs(mb: MiddleboxInstance): number {

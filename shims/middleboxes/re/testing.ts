@@ -2,7 +2,6 @@
 import { decode } from '../../flow/decode.js';
 import { packetHash } from '../../flow/hash.js';
 import { readCaptureFile } from '../../flow/pcap.js';
-import type { Chunk } from '../../protocol/messages.js';
 import type { WirePacket } from '../../protocol/packets.js';
 import { MiddleboxInstance } from '../../shim/runtime.js';
 import { tracePath } from '../../traffic/trace-dir.js';
@@ -31,26 +30,4 @@ export function flowBucket(p: WirePacket, n: number): number {
   return packetHash('flow', [], p.data, decode(p.data, p.linkType)) % n;
 }
 
-function request(mb: MiddleboxInstance, req: Parameters<MiddleboxInstance['handle']>[0]): Record<string, unknown>[] {
-  const replies: Record<string, unknown>[] = [];
-  mb.handle(req, (m) => replies.push(m));
-  const err = replies.find((r) => r.type === 'error');
-  if (err) throw new Error(String(err.message));
-  return replies;
-}
-
-export function getChunks(mb: MiddleboxInstance, scope: Chunk['scope']): Chunk[] {
-  return request(mb, { type: 'get', id: 1, scope, filter: {} }).flatMap((r) => (r.type === 'state' ? (r.chunks as Chunk[]) : []));
-}
-
-export function putChunks(mb: MiddleboxInstance, scope: Chunk['scope'], chunks: Chunk[]): void {
-  request(mb, { type: 'put', id: 2, scope, chunks });
-}
-
-/** The error message a request gets, or null when it succeeds. */
-export function requestError(mb: MiddleboxInstance, req: Parameters<MiddleboxInstance['handle']>[0]): string | null {
-  const replies: Record<string, unknown>[] = [];
-  mb.handle(req, (m) => replies.push(m));
-  const err = replies.find((r) => r.type === 'error');
-  return err ? String(err.message) : null;
-}
+export { getChunks, putChunks, requestError } from '../../shim/in-process.js';
