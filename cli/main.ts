@@ -23,6 +23,11 @@ const secretOption = () => new Option('--secret-file <path>', 'file holding the 
 
 function onSignals(stop: () => void): void {
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { stop(); process.exit(0); });
+  // Started by a controller (openmb local, the operator): end with it, even if it was killed.
+  if (process.env.OPENMB_EXIT_WITH_PARENT === '1') {
+    process.stdin.on('end', () => { stop(); process.exit(0); });
+    process.stdin.resume();
+  }
 }
 
 program.command('switch')

@@ -18,7 +18,9 @@ export interface Child {
 export function startChild(name: string, args: string[], env: NodeJS.ProcessEnv, logDir: string): Child {
   const logFile = join(logDir, `${name}.log`);
   const log = createWriteStream(logFile);
-  const proc = spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  // The child's stdin is a pipe that only closes when this process ends, however it ends: the
+  // child watches it (OPENMB_EXIT_WITH_PARENT) so no switch or instance outlives its controller.
+  const proc = spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env, OPENMB_EXIT_WITH_PARENT: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });
   proc.stdout!.pipe(log, { end: false });
   proc.stderr!.pipe(log, { end: false });
   const exited = new Promise<string>((resolve) => {
