@@ -6,9 +6,9 @@
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
 import { readCaptureFile } from '../../flow/pcap.js';
-import { type Chunk, SCOPES } from '../../protocol/messages.js';
 import type { WirePacket } from '../../protocol/packets.js';
 import { MiddleboxInstance } from '../../shim/runtime.js';
+import { moveState } from '../../shim/in-process.js';
 import { tracePath } from '../../traffic/trace-dir.js';
 import { type IdsAlert, type IdsConnection, ids } from './ids.js';
 import type { Conn } from './state.js';
@@ -186,21 +186,6 @@ test('where tshark sees requests, the ids sees at least as many (except HTTP ins
   }
 });
 
-function move(from: MiddleboxInstance, to: MiddleboxInstance): number {
-  let moved = 0;
-  for (const scope of SCOPES) {
-    const chunks: Chunk[] = [];
-    from.handle({ id: 1, type: 'get', scope, filter: {} }, (m) => {
-      if (m.type === 'state') chunks.push(...(m.chunks as Chunk[]));
-    });
-    const replies: Record<string, unknown>[] = [];
-    to.handle({ id: 2, type: 'put', scope, chunks: JSON.parse(JSON.stringify(chunks)) }, (m) => replies.push(m));
-    if (replies[0]?.type !== 'put-ack') throw new Error(JSON.stringify(replies));
-    from.handle({ id: 3, type: 'del', scope, filter: {} }, () => {});
-    moved += chunks.length;
-  }
-  return moved;
-}
 
 test('moving all state at any point, even inside a split request header or a reassembly gap, changes no output', (t) => {
   // tryzeek_http.pcap holds a partial request header after packets 2036 and 2292.
@@ -219,7 +204,7 @@ test('moving all state at any point, even inside a split request header or a rea
         for (const s of [c.a.stream, c.b.stream]) if (s?.http.pending || s?.pieces.length) withPending++;
       }
       const b = instance();
-      move(a, b);
+      moveState(a, b);
       for (const p of packets.slice(cut)) b.receive(p);
       t.deepEqual(b.outputs(), reference as unknown as Record<string, unknown>, `${trace} cut at ${cut}`);
     }

@@ -10,9 +10,9 @@ import { join } from 'node:path';
 import { decode, TCP_ACK, TCP_FIN, TCP_PSH, TCP_RST, TCP_SYN } from '../../flow/decode.js';
 import { packetFlow } from '../../flow/key.js';
 import { readCaptureFile } from '../../flow/pcap.js';
-import { type Chunk, SCOPES } from '../../protocol/messages.js';
 import type { WirePacket } from '../../protocol/packets.js';
 import { MiddleboxInstance } from '../../shim/runtime.js';
+import { moveState } from '../../shim/in-process.js';
 import { tcpFrame } from '../../traffic/frames.js';
 import { tracesDir } from '../../traffic/trace-dir.js';
 import { type IdsAlert, type IdsConnection, ids } from './ids.js';
@@ -91,19 +91,6 @@ function lossFreeOrder<T>(packets: readonly T[], flows: readonly (string | null)
   return { order, cutsAt, late };
 }
 
-/** Moves all state of `from` to `to` as a move does: get, put (through JSON), delete. */
-function moveAll(from: MiddleboxInstance, to: MiddleboxInstance): void {
-  for (const scope of SCOPES) {
-    const chunks: Chunk[] = [];
-    from.handle({ id: 1, type: 'get', scope, filter: {} }, (m) => {
-      if (m.type === 'state') chunks.push(...(m.chunks as Chunk[]));
-    });
-    const replies: Record<string, unknown>[] = [];
-    to.handle({ id: 2, type: 'put', scope, chunks: JSON.parse(JSON.stringify(chunks)) }, (m) => replies.push(m));
-    if (replies[0]?.type !== 'put-ack') throw new Error(JSON.stringify(replies));
-    from.handle({ id: 3, type: 'del', scope, filter: {} }, () => {});
-  }
-}
 
 /** Runs packets in the order given, moving all state to a fresh instance at each of `movesAt`. */
 function runMoving(packets: readonly WirePacket[], movesAt: number[]): Outputs {
@@ -111,7 +98,7 @@ function runMoving(packets: readonly WirePacket[], movesAt: number[]): Outputs {
   packets.forEach((p, i) => {
     if (movesAt.includes(i)) {
       const next = instance();
-      moveAll(mb, next);
+      moveState(mb, next);
       mb = next;
     }
     mb.receive(p);

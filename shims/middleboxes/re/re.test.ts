@@ -11,17 +11,10 @@ import { tcpFrame } from '../../traffic/frames.js';
 import { tracesDir } from '../../traffic/trace-dir.js';
 import { encodedTransport } from './frame.js';
 import { re } from './re.js';
+import type { FlowCounters } from './state.js';
 import { reDecoder, reInstance, requestError, tracePackets } from './testing.js';
 
-interface Totals {
-  payloadPackets: number;
-  bytesIn: number;
-  encodedBytes: number;
-  bytesSaved: number;
-  chunks: number;
-  hits: number;
-  cacheHitRatio: number;
-}
+type Totals = FlowCounters & { cacheHitRatio: number };
 
 interface EgressReport {
   packets: number;
