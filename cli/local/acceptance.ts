@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { readCaptureFile } from '../../shims/flow/pcap.js';
 import { silentLogger } from '../../shims/log/logger.js';
 import type { MonitorFlowOutput } from '../../shims/middleboxes/monitor/monitor.js';
-import { tsharkFlows } from '../../shims/middleboxes/monitor/tshark-reference.js';
+import { referenceFlows } from '../../shims/reference/stored.js';
 import type { Guarantee } from '../../operator/engine/operation.js';
 import { compareOutputs } from './compare.js';
 import { type Report, runLocal, type ScaleStep } from './run.js';
@@ -73,7 +73,7 @@ export async function checkScaled(middlebox: string, trace: string, guarantee: G
     case 'monitor': {
       sameList('flows', so.flows, ro.flows, problems);
       sameList('hosts', so.hosts, ro.hosts, problems);
-      const tshark = tsharkFlows(trace);
+      const tshark = referenceFlows(trace);
       sameList('flow counts vs tshark', pick<MonitorFlowOutput>(so.flows, ['proto', 'a', 'b', 'packets', 'bytes']), tshark, problems);
       notes.flows = (so.flows as unknown[]).length;
       break;

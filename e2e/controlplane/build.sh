@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# build.sh - build kube-apiserver and kube-controller-manager from source.
+# build.sh - build the Kubernetes control plane, a node (kubelet) and kubectl from source.
 #
 # Usage: e2e/controlplane/build.sh
 #
-# Builds the two binaries from the k8s.io/kubernetes Go module (pinned below)
+# Builds the binaries from the k8s.io/kubernetes Go module (pinned below)
 # using only the Go module proxy: no Docker, no git clone of kubernetes.
-# Output: $OPENMB_CACHE/k8s-<version>/bin/{kube-apiserver,kube-controller-manager,kubectl}
-# The build is skipped when both binaries already exist. Prints the bin dir.
+# Output: $OPENMB_CACHE/k8s-<version>/bin/{kube-apiserver,kube-controller-manager,kube-scheduler,kubelet,kubectl}
+# The build is skipped when every binary already exists. Prints the bin dir.
 #
 # Env:
 #   K8S_VERSION   kubernetes version to build (default below)
@@ -23,8 +23,9 @@ K8S_VERSION="${K8S_VERSION:-v1.34.4}"
 CACHE="${OPENMB_CACHE:-$HOME/.cache/openmb}"
 BIN_DIR="$CACHE/k8s-$K8S_VERSION/bin"
 BUILD_DIR="$CACHE/build-$K8S_VERSION"
-# kubectl too, so the e2e suites do not depend on whatever kubectl a machine happens to have.
-CMDS=(kube-apiserver kube-controller-manager kubectl)
+# kubelet and kube-scheduler make a real node; kubectl too, so the e2e suites do not depend on
+# whatever kubectl a machine happens to have.
+CMDS=(kube-apiserver kube-controller-manager kube-scheduler kubelet kubectl)
 
 missing=0
 for cmd in "${CMDS[@]}"; do [[ -x "$BIN_DIR/$cmd" ]] || missing=1; done

@@ -1,12 +1,10 @@
 import test from 'ava';
-import { fileURLToPath } from 'node:url';
 import { ipv4HeaderChecksum, transportChecksum } from './checksum.js';
 import { decode } from './decode.js';
 import { readCaptureFile } from './pcap.js';
 import { tcpFrame } from '../traffic/frames.js';
+import { tracePath } from '../traffic/trace-dir.js';
 
-// dist/shims/flow/ is four levels below /work.
-const TRACES = fileURLToPath(new URL('../../../../shared/traces/', import.meta.url));
 
 /** Independent RFC 1071 check: the one's-complement sum of data that includes its checksum is 0xffff. */
 function onesSum(...parts: Uint8Array[]): number {
@@ -54,7 +52,7 @@ test('checksums of real packets match what tshark validated', (t) => {
     ['pcpp_DnsPackets.pcap', 21, null, 0x63f7], // IPv6/UDP
   ];
   for (const [file, n, ipSum, l4Sum] of cases) {
-    const p = readCaptureFile(`${TRACES}${file}`).packets[n - 1];
+    const p = readCaptureFile(tracePath(file)).packets[n - 1];
     const d = decode(p.data, p.linkType);
     const ip = d.srcOff - (d.ipVersion === 4 ? 12 : 8);
     const l4 = d.ipVersion === 4 ? ip + (p.data[ip] & 0x0f) * 4 : ip + 40;

@@ -1,5 +1,4 @@
 import test from 'ava';
-import { fileURLToPath } from 'node:url';
 import { parseIp } from './address.js';
 import {
   decode, dstText, ETH_ARP, ETH_IPV4, ETH_IPV6, LINKTYPE_ETHERNET, LINKTYPE_LINUX_SLL, LINKTYPE_NULL, LINKTYPE_RAW,
@@ -7,9 +6,8 @@ import {
 } from './decode.js';
 import { packetFlow } from './key.js';
 import { readCaptureFile } from './pcap.js';
+import { tracePath } from '../traffic/trace-dir.js';
 
-// dist/shims/flow/ is four levels below /work.
-const TRACES = fileURLToPath(new URL('../../../../shared/traces/', import.meta.url));
 
 // --- hand-built headers (checksums are not looked at by the decoder) ---
 const ip = (text: string) => Buffer.from(parseIp(text)!);
@@ -178,7 +176,7 @@ test('raw, BSD loopback and Linux cooked link types', (t) => {
 });
 
 test('the first packet of a real capture (IPv6 loopback SYN) decodes as tshark shows it', (t) => {
-  const [p] = readCaptureFile(`${TRACES}zeek_http-1000-requests.pcap`).packets;
+  const [p] = readCaptureFile(tracePath('zeek_http-1000-requests.pcap')).packets;
   t.is(p.linkType, LINKTYPE_ETHERNET);
   const d = decode(p.data, p.linkType);
   // tshark: ipv6.src ::1, ipv6.dst ::1, hlim 64, 44730 -> 80, flags 0x002, win 65476, seq_raw 2119750198, len 0

@@ -2,11 +2,9 @@ import test, { type ExecutionContext } from 'ava';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { CaptureError, readCapture, readCaptureFile, writePcap, type CapturedPacket } from './pcap.js';
+import { tracePath } from '../traffic/trace-dir.js';
 
-// dist/shims/flow/ is four levels below /work.
-const TRACES = fileURLToPath(new URL('../../../../shared/traces/', import.meta.url));
 
 const stamp = (p: CapturedPacket) => `${p.tsSec}.${String(p.tsNsec).padStart(9, '0')}`;
 const plain = (p: CapturedPacket) => ({ ...p, data: p.data.toString('hex') });
@@ -37,7 +35,7 @@ const REAL: [file: string, format: 'pcap' | 'pcapng', packets: number, bytes: nu
 
 for (const [file, format, count, bytes, first, last] of REAL) {
   test(`reads ${file} like capinfos and tshark`, (t) => {
-    const cap = readCaptureFile(join(TRACES, file));
+    const cap = readCaptureFile(tracePath(file));
     t.is(cap.format, format);
     t.is(cap.packets.length, count);
     let captured = 0;
@@ -55,13 +53,13 @@ for (const [file, format, count, bytes, first, last] of REAL) {
 }
 
 test('a pcapng packet in the middle has tshark’s timestamp', (t) => {
-  const { packets } = readCaptureFile(join(TRACES, 'tryzeek_ssh.pcapng'));
+  const { packets } = readCaptureFile(tracePath('tryzeek_ssh.pcapng'));
   t.is(stamp(packets[4999]), '1320435952.612020000'); // tshark frame.number==5000
 });
 
 test('the same capture as pcapng and as nanosecond pcap reads identically', (t) => {
-  const ng = readCaptureFile(join(TRACES, 'zeek_wikipedia.pcapng')).packets;
-  const ns = readCaptureFile(join(TRACES, 'zeek_wikipedia_nsec.pcap')).packets;
+  const ng = readCaptureFile(tracePath('zeek_wikipedia.pcapng')).packets;
+  const ns = readCaptureFile(tracePath('zeek_wikipedia_nsec.pcap')).packets;
   t.is(ng.length, ns.length);
   for (let i = 0; i < ng.length; i++) {
     t.true(ng[i].data.equals(ns[i].data), `packet ${i} data`);
@@ -72,7 +70,7 @@ test('the same capture as pcapng and as nanosecond pcap reads identically', (t) 
 });
 
 test('packet data are views into the file buffer, not copies', (t) => {
-  const buf = readFileSync(join(TRACES, 'stopddos_pkt.TCP.synflood.spoofed.pcap'));
+  const buf = readFileSync(tracePath('stopddos_pkt.TCP.synflood.spoofed.pcap'));
   const first = readCapture(buf).next().value as CapturedPacket;
   t.is(first.data.buffer, buf.buffer);
 });
@@ -120,7 +118,7 @@ test('writePcap round-trips with microseconds (truncating nanoseconds), in both 
 });
 
 test('a real capture survives writePcap → readCapture', (t) => {
-  const original = readCaptureFile(join(TRACES, 'zeek_wikipedia_nsec.pcap')).packets;
+  const original = readCaptureFile(tracePath('zeek_wikipedia_nsec.pcap')).packets;
   t.deepEqual([...readCapture(writePcap(original, { nanosecond: true }))].map(plain), original.map(plain));
   t.deepEqual([...readCapture(writePcap(original))].map(plain), original.map(plain)); // µs-precise timestamps
 });

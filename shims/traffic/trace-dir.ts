@@ -1,9 +1,10 @@
-/** Where the shared real captures live: $OPENMB_TRACES, else `../shared/traces` beside the repository. */
+/** Where the real captures live: $OPENMB_TRACES, else the repository's own `data/traces`. */
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 
 export function tracesDir(): string {
-  return process.env.OPENMB_TRACES ?? fileURLToPath(new URL('../../../../shared/traces/', import.meta.url));
+  // dist/shims/traffic/ is three levels below the repository.
+  return process.env.OPENMB_TRACES ?? fileURLToPath(new URL('../../../data/traces/', import.meta.url));
 }
 
 export function tracePath(name: string): string {

@@ -4,11 +4,12 @@
  * after moving all state to a fresh instance at many points of a trace.
  */
 import test from 'ava';
-import { execFileSync } from 'node:child_process';
 import { readCaptureFile } from '../../flow/pcap.js';
 import type { WirePacket } from '../../protocol/packets.js';
 import { MiddleboxInstance } from '../../shim/runtime.js';
 import { moveState } from '../../shim/in-process.js';
+import { httpPairKey } from '../../reference/tshark.js';
+import { referenceHttpRequests } from '../../reference/stored.js';
 import { tracePath } from '../../traffic/trace-dir.js';
 import { type IdsAlert, type IdsConnection, ids } from './ids.js';
 import type { Conn } from './state.js';
@@ -144,23 +145,10 @@ test('tryzeek_http.pcap and pcpp_example.pcap: Flash objects requested while bro
   t.is(uris('tryzeek_http.pcap').filter((u) => u.includes('.swf')).length, 5);
 });
 
-/** tshark's HTTP requests over TCP, by unordered endpoint pair. */
-function tsharkRequests(trace: string): Map<string, number> {
-  const out = execFileSync('tshark', ['-r', tracePath(trace), '-Y', 'http.request && tcp', '-T', 'fields',
-    '-e', 'ip.src', '-e', 'ipv6.src', '-e', 'tcp.srcport', '-e', 'ip.dst', '-e', 'ipv6.dst', '-e', 'tcp.dstport'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-  const counts = new Map<string, number>();
-  for (const line of out.split('\n').filter(Boolean)) {
-    const [s4, s6, sp, d4, d6, dp] = line.split('\t');
-    const key = [`${s4 || s6} ${sp}`, `${d4 || d6} ${dp}`].sort().join(' | ');
-    counts.set(key, (counts.get(key) ?? 0) + 1);
-  }
-  return counts;
-}
-
 function ourRequests(o: Outputs): Map<string, number> {
   const counts = new Map<string, number>();
   for (const c of o.connections) {
-    if (c.httpRequests > 0) counts.set([`${c.a.ip} ${c.a.port}`, `${c.b.ip} ${c.b.port}`].sort().join(' | '), c.httpRequests);
+    if (c.httpRequests > 0) counts.set(httpPairKey(c.a, c.b), c.httpRequests);
   }
   return counts;
 }
@@ -168,7 +156,7 @@ function ourRequests(o: Outputs): Map<string, number> {
 test('HTTP requests per connection equal tshark\'s on the plain HTTP captures', (t) => {
   for (const trace of ['tryzeek_http.pcap', 'tryzeek_sumstat.pcap', 'zeek_http_methods.pcap', 'zeek_wikipedia.pcapng', 'zeek_http-1000-requests.pcap', 'pcpp_example.pcap', 'esnet_nmap_80_all.pcap']) {
     const ours = ourRequests(run(trace));
-    const theirs = tsharkRequests(trace);
+    const theirs = referenceHttpRequests(tracePath(trace));
     // Requests tshark does not dissect: nmap's random method, UPnP eventing on port 5005.
     if (trace === 'esnet_nmap_80_all.pcap') theirs.set('10.87.1.10 52268 | 130.211.223.103 80', 1);
     if (trace === 'pcpp_example.pcap') theirs.set('10.0.0.138 5005 | 10.0.0.4 49682', 1);
@@ -179,7 +167,7 @@ test('HTTP requests per connection equal tshark\'s on the plain HTTP captures', 
 test('where tshark sees requests, the ids sees at least as many (except HTTP inside SOCKS)', (t) => {
   for (const trace of ['mercury_emix.pcap', 'pcpp_4KHttpRequests.pcap', 'suri_output-eve-ftp-data.pcap']) {
     const ours = ourRequests(run(trace));
-    const fewer = [...tsharkRequests(trace)].filter(([k, n]) => (ours.get(k) ?? 0) < n).map(([k]) => k);
+    const fewer = [...referenceHttpRequests(tracePath(trace))].filter(([k, n]) => (ours.get(k) ?? 0) < n).map(([k]) => k);
     t.deepEqual(fewer, trace === 'mercury_emix.pcap'
       ? ['10.180.156.185 53533 | 10.180.156.249 1080', '10.180.156.185 53534 | 10.180.156.249 1080', '10.180.156.185 53535 | 10.180.156.249 1080', '10.180.156.185 54072 | 10.180.156.249 1080']
       : [], trace);

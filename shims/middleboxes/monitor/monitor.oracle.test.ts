@@ -1,10 +1,10 @@
 /**
- * The monitor against tshark: every capture in the shared set, replayed by `openmb local`
- * through a real switch and monitor process, gives each TCP/UDP flow exactly tshark's packet
- * and byte counts, and no flow tshark does not have.
+ * The monitor against tshark: every capture in data/traces, replayed by `openmb local` through a
+ * real switch and monitor process, gives each TCP/UDP flow exactly tshark's packet and byte
+ * counts (stored beside the captures, re-checked against live tshark by reference.test.ts), and
+ * no flow tshark does not have.
  */
 import test from 'ava';
-import { readdirSync } from 'node:fs';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,19 +12,18 @@ import { runLocal } from '../../../cli/local/run.js';
 import { silentLogger } from '../../log/logger.js';
 import { tracesDir } from '../../traffic/trace-dir.js';
 import { flowSortKey, type MonitorFlowOutput } from './monitor.js';
-import { tsharkAvailable, tsharkFlows } from './tshark-reference.js';
+import { captures, referenceFlows } from '../../reference/stored.js';
 
-const traces = readdirSync(tracesDir()).filter((f) => /\.pcap(ng)?$/.test(f)).sort();
+const traces = captures();
 
-test('the shared capture set is present', (t) => {
+test('the capture set is present', (t) => {
   t.true(traces.length >= 19, `found ${traces.length} captures in ${tracesDir()}`);
-  t.true(tsharkAvailable(), 'tshark is installed (.ci/run installs it)');
 });
 
 for (const trace of traces) {
   test.serial(`monitor flow counts equal tshark's: ${trace}`, async (t) => {
     const file = join(tracesDir(), trace);
-    const expected = tsharkFlows(file);
+    const expected = referenceFlows(file);
     const report = await runLocal({
       middlebox: 'monitor', trace: file, out: mkdtempSync(join(tmpdir(), 'openmb-oracle-')), pace: { kind: 'asap' }, config: {},
       log: silentLogger, interactive: false,
