@@ -85,7 +85,7 @@ async function measure(flows: number, v: Variant): Promise<string> {
     const router = new BucketRouter(() => [c.sw], { key: 'flow', buckets: BUCKETS });
     router.owner.fill('m0');
     await router.apply();
-    const mbc = new MbController(c.controller, router, silentLogger);
+    const mbc = new MbController(c.sessions, router, silentLogger);
     await c.replay(syntheticFlows({ flows, handshakeOnly: true }), { kind: 'asap' });
     await c.settle(120_000);
     // Background traffic on some of the same flows, at a steady rate, while the move runs.

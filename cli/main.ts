@@ -35,10 +35,11 @@ program.command('switch')
   .requiredOption('--listen <address>', 'where sources and middlebox instances connect (host:port or socket path)', addressOption('--listen'))
   .option('--controller <address>', 'route controller to dial and be programmed by', addressOption('--controller'))
   .option('--name <name>', 'this switch\'s name, as the controller knows it', 'switch-0')
+  .option('--pool <name>', 'the pool this switch steers for ("namespace/name" on a cluster)')
   .addOption(secretOption())
-  .action(async (o: { listen: Address; controller?: Address; name: string; secretFile?: string }) => {
+  .action(async (o: { listen: Address; controller?: Address; name: string; pool?: string; secretFile?: string }) => {
     const log = createLogger(`switch/${o.name}`);
-    const sw = new SteeringSwitch({ name: o.name, listen: o.listen, controller: o.controller, secret: loadSecret(o.secretFile), log });
+    const sw = new SteeringSwitch({ name: o.name, pool: o.pool, listen: o.listen, controller: o.controller, secret: loadSecret(o.secretFile), log });
     await sw.start();
     log.info({ listen: formatAddress(o.listen) }, 'switch listening');
     onSignals(() => sw.stop());

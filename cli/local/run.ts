@@ -141,7 +141,7 @@ export async function runLocal(o: LocalOptions): Promise<Report> {
     const egress = def.createEgress?.(parsedConfig);
     if (egress) await cluster.attachSink((p) => egress.receive(p));
     const router = new BucketRouter(() => [cluster.sw], { key, buckets, ...(o.inside ? { inside: o.inside } : {}) });
-    const controller = new MbController(cluster.controller, router, o.log);
+    const controller = new MbController(cluster.sessions, router, o.log);
     const runtime = new LocalRuntime(cluster, o.middlebox, config);
     const operations: OperationStatus[] = [];
     const pool = new PoolExecutor(initialPlacement(buckets), controller, router, runtime, {

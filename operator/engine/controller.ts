@@ -5,7 +5,7 @@
 import type { FlowFilter } from '../../shims/flow/filter.js';
 import type { Scope } from '../../shims/protocol/messages.js';
 import type { Logger } from '../../shims/log/logger.js';
-import type { ControllerServer } from './controller-server.js';
+import type { PoolSessions } from './pool-sessions.js';
 import { type Guarantee, Operation, type OperationStatus, type Optimizations, ALL_OPTIMIZATIONS, type Routing } from './operation.js';
 import type { MbSession, ReprocessEvent } from './session.js';
 
@@ -21,9 +21,9 @@ export class MbController {
   /** Events no running operation wanted (should stay 0; counted so a report can show it). */
   orphanEvents = 0;
 
-  constructor(readonly server: ControllerServer, readonly routing: Routing, private readonly log: Logger) {
-    for (const s of server.instances.values()) this.watch(s);
-    server.on('mb', (s) => this.watch(s));
+  constructor(readonly sessions: PoolSessions, readonly routing: Routing, private readonly log: Logger) {
+    for (const s of sessions.instances.values()) this.watch(s);
+    sessions.on('mb', (s) => this.watch(s));
   }
 
   private watch(s: MbSession): void {
@@ -42,7 +42,7 @@ export class MbController {
   }
 
   session(instance: string): MbSession {
-    const s = this.server.instances.get(instance);
+    const s = this.sessions.instances.get(instance);
     if (!s || s.closed) throw new Error(`instance "${instance}" is not connected`);
     return s;
   }

@@ -25,7 +25,7 @@ async function pool(n: number): Promise<{ c: LocalCluster; router: BucketRouter;
   const router = new BucketRouter(() => [c.sw], { key: 'flow', buckets: BUCKETS });
   router.owner.fill('m0');
   await router.apply();
-  return { c, router, mbc: new MbController(c.controller, router, silentLogger) };
+  return { c, router, mbc: new MbController(c.sessions, router, silentLogger) };
 }
 
 const half = Array.from({ length: BUCKETS / 2 }, (_, i) => i);
@@ -119,7 +119,7 @@ test.serial('the controller restarts: the switch and instances reconnect, and th
     const relearned = new BucketRouter(() => [c.sw], { key: 'flow', buckets: BUCKETS });
     await relearned.learn();
     t.deepEqual(relearned.owner, router.owner);
-    const mbc = new MbController(c.controller, relearned, silentLogger);
+    const mbc = new MbController(c.sessions, relearned, silentLogger);
     const packets = syntheticFlows({ flows: 2000 });
     await c.replay(packets, { kind: 'asap' });
     await c.settle();

@@ -30,7 +30,7 @@ class ProcessPool implements PoolEngine {
 
   constructor(readonly spec: EngineSpec, private readonly cluster: LocalCluster, log: Logger) {
     this.router = new BucketRouter(() => [cluster.sw], spec.partitioning);
-    this.controller = new MbController(cluster.controller, this.router, log);
+    this.controller = new MbController(cluster.sessions, this.router, log);
   }
 
   get switchAddress(): string {
@@ -43,7 +43,7 @@ class ProcessPool implements PoolEngine {
   };
 
   session(instance: string): MbSession | undefined {
-    const s = this.cluster.controller.instances.get(instance);
+    const s = this.cluster.sessions.instances.get(instance);
     return s && !s.closed ? s : undefined;
   }
 

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ControllerServer } from '../engine/controller-server.js';
 import type { MbSession } from '../engine/session.js';
+import type { PoolSessions } from '../engine/pool-sessions.js';
 import type { SwitchSession } from '../routing/switch-session.js';
 import { formatAddress, parseAddress } from '../../shims/protocol/address.js';
 import { SECRET_ENV } from '../../shims/protocol/auth.js';
@@ -48,16 +49,22 @@ export class LocalCluster {
     const controller = new ControllerServer(secret, o.log);
     const ctl = formatAddress(await controller.listen({ host: '127.0.0.1', port: 0 }));
     const switchSock = join(runDir, 'switch.sock');
-    const child = startChild('switch', ['switch', '--listen', switchSock, '--controller', ctl, '--name', 'switch-0'], env, o.logDir);
+    const pool = o.pool ?? 'local';
+    const child = startChild('switch', ['switch', '--listen', switchSock, '--controller', ctl, '--name', 'switch-0', '--pool', pool], env, o.logDir);
     try {
-      const sw = await orFail(controller.waitForSwitch('switch-0'), [child]);
-      return new LocalCluster(controller, sw, switchSock, secret, env, o.logDir, runDir, ctl, child, o.log, o.pool ?? 'local');
+      const sw = await orFail(controller.pool(pool).waitForSwitch('switch-0'), [child]);
+      return new LocalCluster(controller, sw, switchSock, secret, env, o.logDir, runDir, ctl, child, o.log, pool);
     } catch (e) {
       controller.close();
       await stopChildren([child]);
       rmSync(runDir, { recursive: true, force: true });
       throw e;
     }
+  }
+
+  /** The sessions of this cluster's pool (a restarted controller has new ones). */
+  get sessions(): PoolSessions {
+    return this.controller.pool(this.pool);
   }
 
   /** Starts an instance process (replacing one of the same name) and resolves once it is connected to the controller. */
@@ -67,7 +74,7 @@ export class LocalCluster {
     const child = startChild(name, ['mb', '--type', mbType, '--instance', name, '--pool', this.pool,
       '--controller', this.ctl, '--switch', this.switchSock, '--config', JSON.stringify(config)], this.env, this.logDir);
     this.children.push(child);
-    const session = await orFail(this.controller.waitForInstance(name), [child]);
+    const session = await orFail(this.sessions.waitForInstance(name), [child]);
     this.instances.set(name, { session, child });
     return session;
   }
@@ -85,7 +92,7 @@ export class LocalCluster {
   session(name: string): MbSession {
     const inst = this.instances.get(name);
     if (!inst) throw new Error(`no instance "${name}"`);
-    const live = this.controller.instances.get(name);
+    const live = this.sessions.instances.get(name);
     if (live) inst.session = live;
     return inst.session;
   }
@@ -98,8 +105,8 @@ export class LocalCluster {
     this.controller.close();
     this.controller = new ControllerServer(this.secret, this.log);
     await this.controller.listen(parseAddress(this.ctl));
-    this.sw = await this.controller.waitForSwitch('switch-0');
-    for (const name of this.instances.keys()) await this.controller.waitForInstance(name);
+    this.sw = await this.sessions.waitForSwitch('switch-0');
+    for (const name of this.instances.keys()) await this.sessions.waitForInstance(name);
   }
 
   /** Routes every packet to one instance. */

@@ -58,7 +58,7 @@ function frameOf(text: string): Buffer {
 }
 
 async function stillServes(t: { true: (v: boolean, m?: string) => void }, name = 'm0'): Promise<void> {
-  const session = await cluster.controller.waitForInstance(name);
+  const session = await cluster.sessions.waitForInstance(name);
   const stats = await session.stats();
   t.true(stats.packetsReceived >= 0, 'the middlebox answers get-stats');
 }
@@ -111,13 +111,13 @@ test.serial('an oversize frame closes that connection with a logged reason; the 
   session.peer.socket.write(head);
   await closed;
   await stillServes(t);
-  t.not(cluster.controller.instances.get('m0'), session, 'a new session replaced the closed one');
+  t.not(cluster.sessions.instances.get('m0'), session, 'a new session replaced the closed one');
   await sleep(50);
   t.regex(readFileSync(join(logDir, 'm0.log'), 'utf8'), /frame of 2147483647 bytes exceeds the maximum/);
 });
 
 test.serial('a frame of unknown kind closes the connection; the middlebox reconnects', async (t) => {
-  const session = await cluster.controller.waitForInstance('m0');
+  const session = await cluster.sessions.waitForInstance('m0');
   const closed = new Promise((resolve) => session.on('close', resolve));
   session.peer.socket.write(Buffer.from([0, 0, 0, 2, 0x09, 0x09]));
   await closed;
@@ -130,7 +130,7 @@ test.serial('a peer with a wrong or missing secret is closed before it can read 
   t.regex(wrong.message, /wrong shared secret/);
   const missing = await t.throwsAsync(connectPeer(ctl, { role: 'mb', name: 'intruder' } as never, silentLogger));
   t.regex(missing.message, /the first message must be a valid hello \(secret: Required\)/);
-  t.false(cluster.controller.instances.has('intruder'));
+  t.false(cluster.sessions.instances.has('intruder'));
 
   const sw = { path: cluster.switchSock };
   const before = (await cluster.sw.stats()).received;

@@ -33,6 +33,8 @@ interface Output {
 
 export interface SwitchOptions {
   name: string;
+  /** The pool this switch steers for, as it announces itself to the controller. */
+  pool?: string;
   listen: Address;
   secret: string;
   log: Logger;
@@ -66,7 +68,7 @@ export class SteeringSwitch {
       else peer.close(`role "${hello.role}" does not connect to a switch`);
     });
     if (this.o.controller) {
-      this.controllerLink = keepConnected(this.o.controller, { secret: this.o.secret, role: 'switch', name: this.o.name }, this.o.log, (peer) => this.addController(peer));
+      this.controllerLink = keepConnected(this.o.controller, { secret: this.o.secret, role: 'switch', name: this.o.name, ...(this.o.pool ? { pool: this.o.pool } : {}) }, this.o.log, (peer) => this.addController(peer));
     }
     return this.server;
   }
