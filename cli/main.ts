@@ -2,10 +2,12 @@
 import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { loadSecret } from '../shims/protocol/auth.js';
+import { tlsFromOption } from '../shims/protocol/tls.js';
 import { formatAddress, type Address } from '../shims/protocol/address.js';
 import { createLogger } from '../shims/log/logger.js';
 import { MIDDLEBOXES, middleboxByType } from '../shims/middleboxes/registry.js';
 import { startMiddleboxNode } from '../shims/shim/node.js';
+import { serveProbes } from '../shims/health/probes.js';
 import { SteeringSwitch } from '../shims/switch/switch.js';
 import { readCaptureFile } from '../shims/flow/pcap.js';
 import { replay, type Pace } from '../shims/traffic/replay.js';
@@ -20,6 +22,11 @@ const program = new Command('openmb')
   .version('0.1.0');
 
 const secretOption = () => new Option('--secret-file <path>', 'file holding the shared secret (default: $OPENMB_SECRET)');
+const tlsOption = (peers: string) => new Option('--tls-dir <dir>', `mutual TLS under the shared secret: a directory with ca.crt, tls.crt and tls.key, `
+  + `laid out as a mounted kubernetes.io/tls Secret; ${peers} must use certificates from the same CA, with DNS name "openmb" (default: $OPENMB_TLS_DIR; none: plain TCP or Unix socket)`);
+const probesOption = () => new Option('--probes <address>', 'serve /healthz (alive) and /readyz (connected and serving) over HTTP here, for a Pod\'s probes')
+  .argParser(addressOption('--probes'));
+const connected = (link: { peer: { isClosed: boolean } | null }) => link.peer !== null && !link.peer.isClosed;
 
 function onSignals(stop: () => void): void {
   for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => { stop(); process.exit(0); });
@@ -37,11 +44,14 @@ program.command('switch')
   .option('--name <name>', 'this switch\'s name, as the controller knows it', 'switch-0')
   .option('--pool <name>', 'the pool this switch steers for ("namespace/name" on a cluster)')
   .addOption(secretOption())
-  .action(async (o: { listen: Address; controller?: Address; name: string; pool?: string; secretFile?: string }) => {
+  .addOption(tlsOption('the controller and every source, instance and sink that connects'))
+  .addOption(probesOption())
+  .action(async (o: { listen: Address; controller?: Address; name: string; pool?: string; secretFile?: string; tlsDir?: string; probes?: Address }) => {
     const log = createLogger(`switch/${o.name}`);
-    const sw = new SteeringSwitch({ name: o.name, pool: o.pool, listen: o.listen, controller: o.controller, secret: loadSecret(o.secretFile), log });
+    const sw = new SteeringSwitch({ name: o.name, pool: o.pool, listen: o.listen, controller: o.controller, secret: loadSecret(o.secretFile), tls: tlsFromOption(o.tlsDir), log });
     await sw.start();
     log.info({ listen: formatAddress(o.listen) }, 'switch listening');
+    if (o.probes) await serveProbes(o.probes, [{ name: 'listening', ok: () => true }, { name: 'controller', ok: () => sw.controllerConnected }]);
     onSignals(() => sw.stop());
   });
 
@@ -55,13 +65,16 @@ program.command('mb')
   .option('--config <json>', 'configuration values as a JSON object', jsonObject('--config'), {})
   .option('--config-file <path>', 'configuration values from a JSON file (merged under --config)')
   .addOption(secretOption())
-  .action((o: { type: string; controller: Address; switch: Address; instance: string; pool: string; config: Record<string, unknown>; configFile?: string; secretFile?: string }) => {
+  .addOption(tlsOption('the controller and the switch'))
+  .addOption(probesOption())
+  .action(async (o: { type: string; controller: Address; switch: Address; instance: string; pool: string; config: Record<string, unknown>; configFile?: string; secretFile?: string; tlsDir?: string; probes?: Address }) => {
     const log = createLogger(`mb/${o.instance}`);
     const fromFile = o.configFile ? jsonObject('--config-file')(readFileSync(o.configFile, 'utf8')) : {};
     const node = startMiddleboxNode({
       def: middleboxByType(o.type), pool: o.pool, instance: o.instance, config: { ...fromFile, ...o.config },
-      controller: o.controller, switchAddress: o.switch, secret: loadSecret(o.secretFile), log,
+      controller: o.controller, switchAddress: o.switch, secret: loadSecret(o.secretFile), tls: tlsFromOption(o.tlsDir), log,
     });
+    if (o.probes) await serveProbes(o.probes, [{ name: 'controller', ok: () => connected(node.controllerLink) }, { name: 'switch', ok: () => connected(node.dataLink) }]);
     onSignals(() => node.stop());
   });
 
@@ -72,14 +85,15 @@ program.command('replay')
   .option('--rate <pps>', 'send at this many packets per second', positiveNumber('--rate'))
   .option('--speed <factor>', 'follow the capture\'s timing, this many times faster', positiveNumber('--speed'))
   .addOption(secretOption())
+  .addOption(tlsOption('the switch'))
   .addHelpText('after', '\nWithout --rate or --speed, packets are sent as fast as the switch takes them.')
-  .action(async (o: { trace: string; switch: Address; rate?: number; speed?: number; secretFile?: string }) => {
+  .action(async (o: { trace: string; switch: Address; rate?: number; speed?: number; secretFile?: string; tlsDir?: string }) => {
     if (o.rate && o.speed) program.error('error: --rate and --speed cannot be used together');
     const log = createLogger('replay');
     const { packets } = readCaptureFile(o.trace);
     const pace: Pace = o.rate ? { kind: 'rate', pps: o.rate } : o.speed ? { kind: 'timing', speed: o.speed } : { kind: 'asap' };
     const bar = progressBar('replay', packets.length);
-    const r = await replay(packets, { switchAddress: o.switch, secret: loadSecret(o.secretFile), pace, log, onProgress: (n) => bar.update(n) });
+    const r = await replay(packets, { switchAddress: o.switch, secret: loadSecret(o.secretFile), tls: tlsFromOption(o.tlsDir), pace, log, onProgress: (n) => bar.update(n) });
     bar.stop();
     process.stdout.write(`${JSON.stringify({ sent: r.sent, durationMs: Math.round(r.durationMs), pps: Math.round(r.sent / (r.durationMs / 1000)) })}\n`);
   });

@@ -77,6 +77,7 @@ export const DEFAULTS = {
   concurrency: 1,
   optimizations: { parallelPuts: true, earlyRelease: true, lateLocking: true },
   scopes: ['per-flow'],
+  imagePullPolicy: 'IfNotPresent',
 } as const satisfies {
   replicas: number;
   buckets: number;
@@ -84,6 +85,7 @@ export const DEFAULTS = {
   concurrency: number;
   optimizations: Required<MigrationOptimizations>;
   scopes: readonly Scope[];
+  imagePullPolicy: PullPolicy;
 };
 
 export const LIMITS = {
@@ -203,11 +205,37 @@ export interface MigrationSpec {
   optimizations?: MigrationOptimizations;
 }
 
+export const PULL_POLICIES = ['Always', 'IfNotPresent', 'Never'] as const;
+export type PullPolicy = (typeof PULL_POLICIES)[number];
+
+export const TOLERATION_OPERATORS = ['Exists', 'Equal'] as const;
+export const TOLERATION_EFFECTS = ['NoSchedule', 'PreferNoSchedule', 'NoExecute'] as const;
+
+export interface Toleration {
+  key?: string;
+  operator?: (typeof TOLERATION_OPERATORS)[number];
+  value?: string;
+  effect?: (typeof TOLERATION_EFFECTS)[number];
+  tolerationSeconds?: number;
+}
+
+/** The part of a Pod template a pool's instance and switch Pods take from the spec. */
+export interface PodTemplateSpec {
+  image?: string;
+  imagePullPolicy?: PullPolicy;
+  resources?: { limits?: Record<string, string | number>; requests?: Record<string, string | number> };
+  nodeSelector?: Record<string, string>;
+  tolerations?: Toleration[];
+  /** A core/v1 Affinity, not interpreted here. */
+  affinity?: Record<string, unknown>;
+}
+
 export interface MiddleboxPoolSpec {
   middlebox: MiddleboxSpec;
   replicas?: number;
   partitioning?: PartitioningSpec;
   migration?: MigrationSpec;
+  template?: PodTemplateSpec;
 }
 
 export interface InstanceStatus {
@@ -227,11 +255,18 @@ export interface PlacementStatus {
   owners?: string[];
 }
 
+export interface SwitchStatus {
+  /** host:port (a Pod IP) or a socket path. */
+  address?: string;
+  pod?: string;
+}
+
 export interface MiddleboxPoolStatus {
   replicas?: number;
   readyReplicas?: number;
   /** Label selector of the instance Pods, in string form (for the scale subresource and HPA). */
   selector?: string;
+  switch?: SwitchStatus;
   phase?: PoolPhase;
   observedGeneration?: number;
   instances?: InstanceStatus[];

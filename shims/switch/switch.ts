@@ -13,6 +13,7 @@ import { acceptPeers, type Peer } from '../protocol/connection.js';
 import { describeIssues, type SwitchRequest, SWITCH_REQUEST_TYPES, switchRequest, type SwitchStats } from '../protocol/messages.js';
 import { encodePacketBatch, packetToJson, type WirePacket } from '../protocol/packets.js';
 import { keepConnected, type Link } from '../protocol/reconnect.js';
+import type { TlsMaterial } from '../protocol/tls.js';
 import type { Logger } from '../log/logger.js';
 import { FlowTable, TableError } from './table.js';
 
@@ -37,6 +38,8 @@ export interface SwitchOptions {
   pool?: string;
   listen: Address;
   secret: string;
+  /** Mutual TLS on the listener (every source, instance and sink must use it) and to the controller. */
+  tls?: TlsMaterial;
   log: Logger;
   /** The route controller to dial; without one the switch can still be driven by a peer that connects with role `controller`. */
   controller?: Address;
@@ -55,6 +58,13 @@ export class SteeringSwitch {
   private readonly forwarded = new Map<string, number>();
   private server: Server | null = null;
   private controllerLink: Link | null = null;
+
+  /** True while the switch has a live connection to the controller it dials (or dials none). */
+  get controllerConnected(): boolean {
+    if (!this.o.controller) return true;
+    const peer = this.controllerLink?.peer;
+    return peer !== null && peer !== undefined && !peer.isClosed;
+  }
   private paused = false;
 
   constructor(private readonly o: SwitchOptions) {}
@@ -66,9 +76,9 @@ export class SteeringSwitch {
       else if (hello.role === 'sink') this.addSink(peer);
       else if (hello.role === 'controller') this.addController(peer);
       else peer.close(`role "${hello.role}" does not connect to a switch`);
-    });
+    }, { tls: this.o.tls });
     if (this.o.controller) {
-      this.controllerLink = keepConnected(this.o.controller, { secret: this.o.secret, role: 'switch', name: this.o.name, ...(this.o.pool ? { pool: this.o.pool } : {}) }, this.o.log, (peer) => this.addController(peer));
+      this.controllerLink = keepConnected(this.o.controller, { secret: this.o.secret, role: 'switch', name: this.o.name, ...(this.o.pool ? { pool: this.o.pool } : {}) }, this.o.log, (peer) => this.addController(peer), { tls: this.o.tls });
     }
     return this.server;
   }
