@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# up.sh - start a local Kubernetes control plane (no Docker, no kubelet).
+# up.sh - start a local Kubernetes control plane (no Docker, no kubelet; e2e/node/up.sh adds one).
 #
 # Usage: e2e/controlplane/up.sh DIR
 #
@@ -78,6 +78,14 @@ subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubern
   openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
   chmod 600 ./*.key
 fi
+# The API server's client certificate for kubelets (kubectl logs, exec, port-forward go
+# through the kubelet's API, which authorizes callers with a SubjectAccessReview):
+# system:masters may do anything there. Made apart from the rest so that a DIR from before
+# it existed gets one on restart.
+if [[ ! -f apiserver-kubelet-client.crt ]]; then
+  sign apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" "extendedKeyUsage=clientAuth"
+  chmod 600 apiserver-kubelet-client.key
+fi
 
 # kubeconfig NAME USER-CERT
 kubeconfig() {
@@ -141,6 +149,10 @@ wait_for etcd etcd bash -c "exec 3<>/dev/tcp/127.0.0.1/$ETCD_PORT"
 # reliable progress notifications and serves consistent lists from etcd.
 # --endpoint-reconciler-type=none: the `kubernetes` Endpoints would point at
 # 127.0.0.1, which Endpoints validation rejects (error spam every 10s).
+# --kubelet-*: only used when a node joins (e2e/node/up.sh): the apiserver dials a kubelet
+# at its InternalIP (the node IP; the node's name resolves nowhere), presents the client
+# certificate above and checks the kubelet's serving certificate, which the node signs with
+# this CA.
 start kube-apiserver "$BIN/kube-apiserver" \
   --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
   --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$APISERVER_PORT" \
@@ -151,13 +163,19 @@ start kube-apiserver "$BIN/kube-apiserver" \
   --tls-cert-file "$DIR/apiserver.crt" --tls-private-key-file "$DIR/apiserver.key" \
   --service-account-issuer https://kubernetes.default.svc.cluster.local \
   --service-account-key-file "$DIR/sa.pub" \
-  --service-account-signing-key-file "$DIR/sa.key" ${KUBE_APISERVER_ARGS:-}
+  --service-account-signing-key-file "$DIR/sa.key" \
+  --kubelet-client-certificate "$DIR/apiserver-kubelet-client.crt" \
+  --kubelet-client-key "$DIR/apiserver-kubelet-client.key" \
+  --kubelet-certificate-authority "$DIR/ca.crt" \
+  --kubelet-preferred-address-types InternalIP ${KUBE_APISERVER_ARGS:-}
 wait_for "apiserver /readyz" kube-apiserver kubectl --kubeconfig "$DIR/kubeconfig" get --raw /readyz
 
 # shellcheck disable=SC2086
 # --leader-elect=false: a single instance; avoids waiting out a stale lease on
 # restart. --use-service-account-credentials: each controller runs as its own
 # service account with the RBAC role upstream gives it (as kubeadm does).
+# --flex-volume-plugin-dir: the default, /usr/libexec/kubernetes/..., is created
+# when missing and would be left behind on the machine.
 start kube-controller-manager "$BIN/kube-controller-manager" \
   --kubeconfig "$DIR/controller-manager.kubeconfig" \
   --authentication-kubeconfig "$DIR/controller-manager.kubeconfig" \
@@ -166,6 +184,7 @@ start kube-controller-manager "$BIN/kube-controller-manager" \
   --leader-elect=false --controllers '*' --use-service-account-credentials \
   --service-account-private-key-file "$DIR/sa.key" --root-ca-file "$DIR/ca.crt" \
   --cluster-signing-cert-file "$DIR/ca.crt" --cluster-signing-key-file "$DIR/ca.key" \
+  --flex-volume-plugin-dir "$DIR/kcm-flexvolume" \
   ${KUBE_CONTROLLER_MANAGER_ARGS:-}
 wait_for "controller-manager /healthz" kube-controller-manager \
   curl -ksf "https://127.0.0.1:$KCM_PORT/healthz"
