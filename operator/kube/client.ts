@@ -83,14 +83,19 @@ export class KubeClient {
           : await this.custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural })) as { items: T[]; metadata?: { resourceVersion?: string } };
         return { items: list.items, resourceVersion: list.metadata?.resourceVersion ?? '' };
       },
-      watch: async (resourceVersion, onEvent, onDone) => {
-        // The server ends each watch after a while (randomized so watchers do not all relist at once).
-        const timeoutSeconds = 240 + Math.floor(Math.random() * 120);
-        const ctl = await this.watcher.watch(path, { resourceVersion, allowWatchBookmarks: true, timeoutSeconds },
-          (type: string, obj: unknown) => onEvent(type as WatchEventType, obj), onDone);
-        return { abort: () => ctl.abort() };
-      },
+      watch: (resourceVersion, onEvent, onDone) => this.watch(path, { resourceVersion }, onEvent, onDone),
     };
+  }
+
+  /**
+   * Starts a watch of any path, with bookmarks. The server ends it after a while, randomized so
+   * watchers do not all relist at once.
+   */
+  async watch(path: string, query: Record<string, string>, onEvent: (type: WatchEventType, obj: unknown) => void, onDone: (err?: unknown) => void): Promise<{ abort(): void }> {
+    const timeoutSeconds = 240 + Math.floor(Math.random() * 120);
+    const ctl = await this.watcher.watch(path, { ...query, allowWatchBookmarks: true, timeoutSeconds },
+      (type: string, obj: unknown) => onEvent(type as WatchEventType, obj), onDone);
+    return { abort: () => ctl.abort() };
   }
 
   async getPool(namespace: string, name: string): Promise<MiddleboxPool | null> {

@@ -7,18 +7,33 @@ import { createLogger } from '../../shims/log/logger.js';
 import { KubeClient, loadKubeConfig } from './client.js';
 import { Operator } from './operator.js';
 import { ProcessRuntime } from './process-runtime.js';
+import { PodRuntime } from './pod-runtime.js';
+import type { RuntimeProvider } from './runtime.js';
+import { ControllerServer } from '../engine/controller-server.js';
+import { formatAddress } from '../../shims/protocol/address.js';
 
-function hostPort(v: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(v);
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new InvalidArgumentError(`--http must be HOST:PORT (e.g. 127.0.0.1:8080), got "${v}"`);
-  return { host: m[1] ?? m[2], port };
+function hostPortOf(flag: string, example: string) {
+  return (v: string): { host: string; port: number } => {
+    const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(v);
+    const port = m ? Number(m[3]) : NaN;
+    if (!m || port > 65535) throw new InvalidArgumentError(`${flag} must be HOST:PORT (e.g. ${example}), got "${v}"`);
+    return { host: m[1] ?? m[2], port };
+  };
 }
+const hostPort = hostPortOf('--http', '127.0.0.1:8080');
+
+/** In a cluster (a service account's environment) Pods are the default; elsewhere local processes. */
+const inCluster = () => process.env.KUBERNETES_SERVICE_HOST !== undefined;
 
 export function operatorCommand(): Command {
   return new Command('operator')
     .description('run the Kubernetes operator: reconcile MiddleboxPools (scale, with each step a StateOperation) and user StateOperations')
-    .addOption(new Option('--runtime <runtime>', 'where instances run: process = local child processes (no kubelet needed)').choices(['process']).default('process'))
+    .addOption(new Option('--runtime <runtime>', 'where switches and instances run: pod = Pods owned by each pool; process = child processes of the operator (no kubelet needed)')
+      .choices(['pod', 'process']).default(inCluster() ? 'pod' : 'process', 'pod in a cluster, else process'))
+    .option('--controller-listen <host:port>', 'pod runtime: where the MB controller accepts instances and switches', hostPortOf('--controller-listen', '0.0.0.0:7100'), { host: '0.0.0.0', port: 7100 })
+    .option('--controller-address <host:port>', 'pod runtime: the address Pods dial to reach the controller (a Service, or the node\'s address) (default: $OPENMB_CONTROLLER_ADDRESS)')
+    .option('--image <image>', 'pod runtime: image of switch and instance Pods when a pool\'s spec.template names none (default: $OPENMB_IMAGE, else openmb:dev)')
+    .option('--pod-secret <name>', 'pod runtime: the Secret, in each pool\'s namespace, that gives its Pods the shared secret (created and kept current by the operator)', 'openmb-shared-secret')
     .option('--kubeconfig <file>', 'kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
     .option('--secret-file <path>', 'file holding the shared secret of switches, instances and traffic sources (default: $OPENMB_SECRET)')
     .option('--namespace <ns>', 'watch only this namespace (default: all)')
@@ -33,23 +48,38 @@ export function operatorCommand(): Command {
       return n;
     }, 4)
     .addHelpText('after', `
-The process runtime runs, for each MiddleboxPool, a steering switch and the pool's instances as
-child processes of this one; the pool's annotation openmb.io/switch names the switch's socket, to
-which \`openmb replay --switch SOCKET\` sends traffic with the same secret.
+The pod runtime runs, for each MiddleboxPool, a steering switch Pod and one Pod per instance,
+owned by the pool; they dial the controller at --controller-address. The process runtime runs the
+same programs as child processes of this one. Either way the pool's status.switch.address says
+where \`openmb replay --switch ADDRESS\` sends traffic, with the same secret.
 
 Example:
   kubectl apply -f crds/
-  openmb operator --runtime process --secret-file secret --http 127.0.0.1:8080 &
+  openmb operator --runtime pod --controller-address 10.250.0.1:7100 --secret-file secret --http 127.0.0.1:8080 &
   kubectl apply -f manifests/samples/monitor-pool.yaml
   kubectl scale mbp/monitor --replicas=3 && kubectl get sop -w`)
     .action(async (o: {
       runtime: string; kubeconfig?: string; secretFile?: string; namespace?: string; http?: { host: string; port: number };
       stateDir: string; leaderElect?: boolean; leaseNamespace: string; leaseName: string; workers: number;
+      controllerListen: { host: string; port: number }; controllerAddress?: string; image?: string; podSecret: string;
     }) => {
       const log = createLogger('operator');
       const secret = loadSecret(o.secretFile);
       const client = new KubeClient(loadKubeConfig(o.kubeconfig));
-      const runtime = new ProcessRuntime({ secret, logDir: o.stateDir, log });
+      let runtime: RuntimeProvider;
+      if (o.runtime === 'pod') {
+        const controllerAddress = o.controllerAddress ?? process.env.OPENMB_CONTROLLER_ADDRESS;
+        if (!controllerAddress) throw new InvalidArgumentError('--runtime pod needs --controller-address HOST:PORT (or $OPENMB_CONTROLLER_ADDRESS): where Pods reach the controller');
+        hostPortOf('--controller-address', '10.96.0.20:7100')(controllerAddress);
+        const server = new ControllerServer(secret, log.child({ component: 'controller' }));
+        const bound = await server.listen(o.controllerListen);
+        log.info({ listen: formatAddress(bound), advertised: controllerAddress }, 'MB controller listening for Pods');
+        runtime = new PodRuntime({
+          client, server, controllerAddress, image: o.image ?? process.env.OPENMB_IMAGE ?? 'openmb:dev', secret, secretName: o.podSecret, log,
+        });
+      } else {
+        runtime = new ProcessRuntime({ secret, logDir: o.stateDir, log });
+      }
       const operator = new Operator({
         client, runtime, log, stateDir: o.stateDir, namespace: o.namespace, http: o.http, workers: o.workers,
         ...(o.leaderElect ? { leader: { namespace: o.leaseNamespace, name: o.leaseName } } : {}),
@@ -58,7 +88,7 @@ Example:
       const stop = (code: number) => {
         if (stopping) return;
         stopping = true;
-        log.info('stopping: every pool process started here stops too');
+        log.info(o.runtime === 'pod' ? 'stopping: the pools\' Pods keep running for the next operator' : 'stopping: every pool process started here stops too');
         operator.stop().finally(() => process.exit(code));
       };
       for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => stop(0));

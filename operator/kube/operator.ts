@@ -16,6 +16,9 @@ import { OperationReconciler } from './operation-reconciler.js';
 import { PoolReconciler, PoolRegistry } from './pool-reconciler.js';
 import { runWorkers, WorkQueue } from './queue.js';
 import type { RuntimeProvider } from './runtime.js';
+import type { V1Pod } from '@kubernetes/client-node';
+import { POOL_LABEL, SWITCH_OF_LABEL } from './labels.js';
+import { podReady } from './pod-api.js';
 
 export interface OperatorOptions {
   client: KubeClient;
@@ -37,6 +40,7 @@ export class Operator {
   private readonly opQueue = new WorkQueue<string>();
   private pools!: Informer<MiddleboxPool>;
   private ops!: Informer<StateOperation>;
+  private podInformer: Informer<V1Pod> | null = null;
   private server: Server | null = null;
   private elector: LeaderElector | null = null;
   private synced = false;
@@ -73,6 +77,19 @@ export class Operator {
       add: (op) => { if (OperationReconciler.isUsers(op)) this.opQueue.add(objectKey(op)); },
       update: (_a, op) => { if (OperationReconciler.isUsers(op)) this.opQueue.add(objectKey(op)); },
     });
+    const podSource = this.o.runtime.podSource?.(this.o.namespace);
+    if (podSource) {
+      // A Pod that is deleted, fails or changes readiness requeues its pool at once (failover).
+      this.podInformer = new Informer<V1Pod>('pods', podSource, log);
+      const poolOf = (p: V1Pod) => {
+        const name = p.metadata?.labels?.[POOL_LABEL] ?? p.metadata?.labels?.[SWITCH_OF_LABEL];
+        if (name) this.poolQueue.add(`${p.metadata?.namespace}/${name}`);
+      };
+      const state = (p: V1Pod) => JSON.stringify([p.status?.phase, podReady(p), p.metadata?.deletionTimestamp ?? null]);
+      this.podInformer.on({ update: (a, b) => { if (state(a) !== state(b)) poolOf(b); }, delete: poolOf });
+      this.running.push(this.podInformer.run());
+      await this.podInformer.synced;
+    }
     const poolReconciler = new PoolReconciler(client, this.pools, this.ops, this.o.runtime, this.registry, log.child({ reconciler: 'pool' }), this.o.stateDir);
     const opReconciler = new OperationReconciler(client, this.pools, this.ops, this.registry, log.child({ reconciler: 'operation' }), (k) => this.poolQueue.add(k));
     this.running.push(this.pools.run(), this.ops.run());
@@ -93,6 +110,7 @@ export class Operator {
     this.opQueue.shutDown();
     this.pools?.stop();
     this.ops?.stop();
+    this.podInformer?.stop();
     this.server?.close();
     await this.registry.stopAll();
     await this.elector?.release();

@@ -6,7 +6,6 @@
  * no kubelet runs (the e2e control plane); a flag selects it.
  */
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { MbController } from '../engine/controller.js';
 import type { MbSession } from '../engine/session.js';
 import { BucketRouter } from '../routing/bucket-router.js';
@@ -14,6 +13,7 @@ import { LocalCluster } from '../runtime/local-cluster.js';
 import type { MbCounters } from '../../shims/protocol/messages.js';
 import type { Logger } from '../../shims/log/logger.js';
 import type { EngineSpec, InstanceRuntime, PoolEngine, RuntimeProvider } from './runtime.js';
+import { settleInstances } from './settle.js';
 
 export interface ProcessRuntimeOptions {
   secret: string;
@@ -38,7 +38,7 @@ class ProcessPool implements PoolEngine {
   }
 
   readonly instances: InstanceRuntime = {
-    start: async (name) => { await this.cluster.addInstance(this.spec.mbType, name, this.spec.config); },
+    start: async (name) => { await this.cluster.addInstance(this.spec.mbType, name, this.spec.config, this.spec.partitioning); },
     stop: (name) => this.stopInstance(name),
   };
 
@@ -58,17 +58,13 @@ class ProcessPool implements PoolEngine {
     return this.cluster.stop();
   }
 
-  async settle(instances: string[], timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const stats = await this.cluster.sw.stats();
-      const sessions = instances.map((n) => this.session(n)).filter((s): s is MbSession => s !== undefined);
-      const counters = await Promise.all(sessions.map((s) => s.stats()));
-      const behind = sessions.some((s, i) => counters[i].packetsReceived < (stats.forwarded[s.instance] ?? 0));
-      if (!behind) return;
-      if (Date.now() > deadline) throw new Error(`instances did not receive every forwarded packet within ${timeoutMs} ms`);
-      await sleep(10);
-    }
+  settle(instances: string[], timeoutMs = 30_000): Promise<void> {
+    return settleInstances(() => this.cluster.sw, () => instances.map((n) => this.session(n)).filter((x): x is MbSession => x !== undefined), timeoutMs);
+  }
+
+  /** The children end with the operator: a process runtime does not outlive it. */
+  detach(): Promise<void> {
+    return this.cluster.stop();
   }
 
   static async start(spec: EngineSpec, o: ProcessRuntimeOptions): Promise<ProcessPool> {

@@ -25,7 +25,7 @@ test('a converged pool is Ready, not Progressing, not Degraded, every condition 
   t.is(s.phase, 'Ready');
   t.is(s.replicas, 2);
   t.is(s.readyReplicas, 2);
-  t.is(s.selector, 'openmb.io/pool=web');
+  t.is(s.selector, 'openmb.io/pool=web,openmb.io/role=instance');
   t.is(s.observedGeneration, 4);
   t.deepEqual(s.instances, [
     { name: 'a', buckets: '0-1', ready: true, packets: 10, flows: 2 },

@@ -12,9 +12,8 @@ import type {
 } from '../api/types.js';
 import { formatBuckets } from '../api/buckets.js';
 import type { OperationStatus } from '../engine/operation.js';
+import { instanceSelector } from './labels.js';
 import type { ActualState } from './snapshot.js';
-
-export const POOL_LABEL = 'openmb.io/pool';
 
 export interface PoolStatusInput {
   name: string;
@@ -29,6 +28,10 @@ export interface PoolStatusInput {
   deleting: boolean;
   /** Why the last reconcile failed, if it did. */
   error?: string;
+  /** Where traffic sources send the pool's packets. */
+  switch?: { address: string; pod?: string };
+  /** Instances that died and whose replacements are not yet in place. */
+  lost?: string[];
   previous?: MiddleboxPoolStatus;
   now: Date;
 }
@@ -61,7 +64,8 @@ export function poolStatus(i: PoolStatusInput): MiddleboxPoolStatus {
   const notReady = instances.filter((x) => !x.ready).map((x) => x.name);
   const converged = !i.deleting && i.pendingSteps === 0 && i.error === undefined && notReady.length === 0 &&
     p.instances.length === i.desiredReplicas && (p.instances.length === 0 || unowned === 0);
-  const degraded = i.error !== undefined || notReady.length > 0;
+  const lost = i.lost ?? [];
+  const degraded = i.error !== undefined || notReady.length > 0 || lost.length > 0;
   const gen = i.generation;
   const cond = (type: string, status: ConditionStatus, reason: string, message: string) =>
     setCondition(i.previous?.conditions, { type, status, observedGeneration: gen, reason, message }, i.now);
@@ -83,12 +87,14 @@ export function poolStatus(i: PoolStatusInput): MiddleboxPoolStatus {
       : cond('Progressing', 'False', 'Converged', 'the placement is the desired one'),
     i.error !== undefined ? cond('Degraded', 'True', 'ReconcileFailed', i.error)
       : notReady.length > 0 ? cond('Degraded', 'True', 'InstancesNotReady', `not connected: ${notReady.join(', ')}`)
+        : lost.length > 0 ? cond('Degraded', 'True', 'InstanceLost', `${lost.join(', ')} died (${i.actual.lostFlows} flows lost in all); its buckets went to the survivors and a new instance is being started`)
         : cond('Degraded', 'False', 'AsExpected', i.actual.lostFlows > 0 ? `${i.actual.lostFlows} flows were lost earlier (an instance died)` : 'no failure'),
   ];
   return {
     replicas: p.instances.length,
     readyReplicas: ready,
-    selector: `${POOL_LABEL}=${i.name}`,
+    selector: instanceSelector(i.name),
+    ...(i.switch ? { switch: i.switch } : {}),
     phase,
     observedGeneration: gen,
     instances,
