@@ -5,10 +5,11 @@
 #
 # SRC is a checkout whose dist/ is built (npm run build). DEST (created, must not exist)
 # receives package.json, package-lock.json, bin/, dist/ without tests, source maps and type
-# declarations, crds/, data/traces/, and the files other than TypeScript that the code reads
-# beside its sources at run time (e.g. shims/middleboxes/ids/rules/sample.rules, which the ids
-# default configuration points at through import.meta.url). Production node_modules are
-# installed into DEST afterwards by the caller (npm ci --omit=dev).
+# declarations, crds/, data/traces/ (without references/), and the files other than
+# TypeScript that the code reads beside its sources at run time (e.g.
+# shims/middleboxes/ids/rules/sample.rules, which the ids default configuration points at
+# through import.meta.url). Production node_modules are installed into DEST afterwards by
+# the caller (npm ci --omit=dev).
 # e2e/image/build.sh and the Dockerfile both use this script, so both images hold the same files.
 set -euo pipefail
 
@@ -23,7 +24,10 @@ mkdir -p "$DEST"
 cd "$SRC"
 cp package.json package-lock.json "$DEST/"
 cp -r bin crds "$DEST/"
-mkdir -p "$DEST/data" && cp -r data/traces "$DEST/data/"
+# The captures (for `openmb replay` and `openmb local`) with their licenses; tshark's
+# reference dissections are for the tests only.
+mkdir -p "$DEST/data/traces"
+find data/traces -mindepth 1 -maxdepth 1 ! -name references -exec cp -r -t "$DEST/data/traces" {} +
 # dist/ as tsc wrote it, minus what only tests and editors use.
 mkdir -p "$DEST/dist"
 (cd dist && find . -type f -name '*.js' ! -name '*.test.js' -print0 | xargs -0 -r cp --parents -t "$DEST/dist")
