@@ -1,0 +1,81 @@
+# suite.sh - what the operator e2e suites share: logging, waiting, and the checks on a pool.
+# Sourced by e2e/operator/operator.e2e.sh and e2e/pods/pods.e2e.sh; they set NS, POOL,
+# TIMEOUT, WORK and ROOT first, and OPERATOR_PID once the operator runs.
+# shellcheck shell=bash
+
+FAILED=0
+log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*"; }
+pass() { log "PASS $*"; }
+fail() {
+  log "FAIL $*"
+  FAILED=1
+  exit 1
+}
+
+# wait_until SECONDS WHAT CMD...: poll CMD every second until it succeeds.
+wait_until() {
+  local secs=$1 what=$2 deadline=$((SECONDS + $1))
+  shift 2
+  until "$@"; do
+    ((SECONDS < deadline)) || fail "$what (not within ${secs}s)"
+    [[ -z ${OPERATOR_PID:-} ]] || kill -0 "$OPERATOR_PID" 2>/dev/null || fail "$what: the operator exited"
+    sleep 1
+  done
+}
+
+k() { kubectl -n "$NS" "$@"; }
+pool_field() { k get mbp "$POOL" -o jsonpath="$1" 2>/dev/null; }
+
+# converged: Ready=True with observedGeneration == generation, and every StateOperation Succeeded.
+converged() {
+  local gen ready rgen phases
+  gen=$(pool_field '{.metadata.generation}')
+  ready=$(pool_field '{.status.conditions[?(@.type=="Ready")].status}')
+  rgen=$(pool_field '{.status.conditions[?(@.type=="Ready")].observedGeneration}')
+  [[ -n $gen && $ready == True && $rgen == "$gen" && $(pool_field '{.status.observedGeneration}') == "$gen" ]] || return 1
+  phases=$(k get sop -o jsonpath='{range .items[*]}{.status.phase}{"\n"}{end}')
+  [[ -z $(grep -v -e '^Succeeded$' -e '^$' <<<"$phases") ]]
+}
+show_ops() { k get sop --no-headers 2>/dev/null | sed 's/^/    /'; }
+check_scaled() {
+  local n=$1 replicas ready
+  wait_until "$TIMEOUT" "pool converges at $n replicas" converged
+  replicas=$(pool_field '{.status.replicas}')
+  ready=$(pool_field '{.status.readyReplicas}')
+  [[ $replicas == "$n" && $ready == "$n" ]] || fail "pool at $n replicas: status.replicas=$replicas readyReplicas=$ready"
+  pass "pool converged: $ready/$n ready, Ready=True, observedGeneration $(pool_field '{.status.observedGeneration}') = generation $(pool_field '{.metadata.generation}'), phase $(pool_field '{.status.phase}')"
+  show_ops
+}
+failed_ops() { k get sop -o jsonpath='{range .items[?(@.status.phase=="Failed")]}{.metadata.name}: {.status.message}{"\n"}{end}'; }
+
+# check_operations: every StateOperation is Succeeded, owned by the pool, with final progress,
+# and moves, clones and merges all happened.
+check_operations() {
+  k get sop -o json >"$WORK/ops.json"
+  node -e '
+    const ops = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).items;
+    const bad = [];
+    const kinds = {};
+    for (const o of ops) {
+      const s = o.status ?? {}, p = s.progress ?? {};
+      kinds[o.spec.kind] = (kinds[o.spec.kind] ?? 0) + 1;
+      const owner = (o.metadata.ownerReferences ?? []).find((r) => r.kind === "MiddleboxPool" && r.controller);
+      if (!owner) bad.push(`${o.metadata.name}: no controller owner reference`);
+      if (s.phase !== "Succeeded") bad.push(`${o.metadata.name}: phase ${s.phase}`);
+      if (!s.startTime || !s.completionTime) bad.push(`${o.metadata.name}: no start or completion time`);
+      if (p.flowsDone === undefined || p.flowsDone !== p.flowsTotal) bad.push(`${o.metadata.name}: progress ${p.flowsDone}/${p.flowsTotal}`);
+      if (o.spec.kind === "move" && !(p.flowsDone > 0)) bad.push(`${o.metadata.name}: a move under traffic moved no flows`);
+    }
+    if (!kinds.move || !kinds.clone || !kinds.merge) bad.push(`expected moves, clones and merges, got ${JSON.stringify(kinds)}`);
+    if (bad.length) { console.log(bad.join("\n")); process.exit(1); }
+    console.log(`${ops.length} operations (${Object.entries(kinds).map(([k, n]) => `${n} ${k}`).join(", ")}), all Succeeded, owned by the pool, progress final`);
+  ' "$WORK/ops.json" >"$WORK/ops.txt" || fail "operations: $(cat "$WORK/ops.txt")"
+  pass "$(cat "$WORK/ops.txt")"
+}
+
+# same_outputs FILE WHAT: the pool's outputs in FILE equal the unscaled reference run's.
+same_outputs() {
+  node "$ROOT/e2e/operator/compare.mjs" "$1" "$WORK/reference/report.json" flows hosts totals >"$WORK/compare.txt" ||
+    fail "$2: the pool's outputs differ from the unscaled run's: $(cat "$WORK/compare.txt")"
+  sed 's/^/    /' "$WORK/compare.txt"
+}
