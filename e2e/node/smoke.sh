@@ -88,9 +88,12 @@ on_exit() {
   if ((rc == 0)); then rm -rf "$WORK"; else say "logs kept in $WORK"; fi
   exit "$rc"
 }
+# Before the trap: someone else's node is not ours to tear down.
+if our_processes | grep . >&2; then
+  rm -rf "$WORK"
+  fail "a node is already running on this machine (listed above); one node runs at a time"
+fi
 trap on_exit EXIT
-
-our_processes | grep . >&2 && fail "a node or control plane is already running (listed above)"
 machine_state >"$WORK/state.before"
 
 BIN="$(bash "$ROOT/e2e/controlplane/build.sh")"
