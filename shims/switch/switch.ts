@@ -108,7 +108,11 @@ export class SteeringSwitch {
     if (out.peer && !out.peer.isClosed) out.peer.close('replaced by a new connection for the same instance');
     out.peer = peer;
     this.o.log.info({ instance: name }, 'instance connected');
-    peer.on('close', () => { if (out.peer === peer) out.peer = null; });
+    // A peer that dies with a full buffer never drains: its close must lift the pause it caused.
+    peer.on('close', () => {
+      if (out.peer === peer) out.peer = null;
+      this.maybeResume();
+    });
     peer.socket.on('drain', () => this.maybeResume());
     // What an instance sends back is its egress: count it and pass it to every sink as it came.
     peer.onPacketBatch('egress', (packets, payload) => {
@@ -211,6 +215,21 @@ export class SteeringSwitch {
     if (!o.peer.sendFrame(encodePacketBatch(packets))) this.pause();
   }
 
+  /**
+   * Packets waiting for an instance that no rule forwards to any more (it died and its flows went
+   * elsewhere) are lost with it: they are counted as dropped, never handed to a later instance
+   * that happens to take the same name.
+   */
+  private dropUnrouted(): void {
+    const targets = new Set(this.table.rules().flatMap((r) => (r.action.type === 'forward' ? [r.action.instance] : [])));
+    for (const [name, o] of this.outputs) {
+      if (o.waiting.length === 0 || targets.has(name)) continue;
+      this.stats.dropped += o.waiting.length;
+      this.o.log.warn({ instance: name, dropped: o.waiting.length }, 'instance gone and no longer routed to; its queued packets are dropped');
+      o.waiting = [];
+    }
+  }
+
   /** A slow instance pushes back on every source rather than losing packets. */
   private pause(): void {
     if (this.paused) return;
@@ -250,8 +269,11 @@ export class SteeringSwitch {
 
   handle(req: SwitchRequest): Record<string, unknown> {
     switch (req.type) {
-      case 'flow-mod':
-        return { type: 'flow-mod-ack', id: req.id, version: this.table.apply(req.changes) };
+      case 'flow-mod': {
+        const version = this.table.apply(req.changes);
+        this.dropUnrouted();
+        return { type: 'flow-mod-ack', id: req.id, version };
+      }
       case 'hold':
         if (!this.holds.has(req.holdId)) this.holds.set(req.holdId, { filter: compileFilter(req.filter), packets: [] });
         return { type: 'hold-ack', id: req.id };
