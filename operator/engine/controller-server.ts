@@ -6,6 +6,7 @@
 import type { Server } from 'node:net';
 import type { Address } from '../../shims/protocol/address.js';
 import { acceptPeers, boundAddress } from '../../shims/protocol/connection.js';
+import type { TlsMaterial } from '../../shims/protocol/tls.js';
 import type { Logger } from '../../shims/log/logger.js';
 import { MbSession } from './session.js';
 import { PoolSessions } from './pool-sessions.js';
@@ -28,13 +29,14 @@ export class ControllerServer {
     this.pools.delete(name);
   }
 
-  async listen(address: Address): Promise<Address> {
+  /** With `tls`, peers must present a certificate from its CA (mutual TLS) before their hello. */
+  async listen(address: Address, tls?: TlsMaterial): Promise<Address> {
     this.server = await acceptPeers(address, this.secret, this.log, (peer, hello) => {
       const pool = hello.pool ?? '';
       if (hello.role === 'mb') this.pool(pool).addInstance(new MbSession(peer, pool, hello.name, hello.mbType ?? ''));
       else if (hello.role === 'switch') this.pool(pool).addSwitch(new SwitchSession(peer, hello.name));
       else peer.close(`role "${hello.role}" does not connect to the controller`);
-    });
+    }, { tls });
     return boundAddress(this.server);
   }
 

@@ -3,17 +3,28 @@
  * first; the accepting side answers `hello-ok` or closes. Until then no other frame is read or
  * written. A broken or oversize frame closes the connection with a logged reason; a JSON frame
  * that does not parse is answered with an `error` by whoever consumes the 'json' event.
+ * With TLS material both sides run mutual TLS under the hello: a listener hands a socket to the
+ * hello exchange only once the peer's certificate has been verified, and a dialer sends its
+ * hello only once the listener's certificate has.
  */
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
+import tls from 'node:tls';
 import { type Address, connectOptions, formatAddress, listenOptions } from './address.js';
 import { secretsEqual } from './auth.js';
 import { DEFAULT_MAX_FRAME, encodeJsonFrame, FrameDecoder, FrameError } from './framing.js';
 import { describeIssues, hello, type Hello } from './messages.js';
 import { decodePacketBatch, type WirePacket } from './packets.js';
+import { connectTls, serverOptions, type TlsMaterial } from './tls.js';
 import type { Logger } from '../log/logger.js';
 
 const HELLO_TIMEOUT_MS = 5000;
+
+export interface ChannelOptions {
+  maxFrame?: number;
+  /** Mutual TLS under the hello; without it the channel is plain (Unix sockets, loopback). */
+  tls?: TlsMaterial;
+}
 
 export interface PeerEvents {
   json: [message: unknown, raw: string];
@@ -119,12 +130,14 @@ function remoteName(s: net.Socket): string {
 
 /**
  * Accepts connections and hands each authenticated one to `onPeer`. Peers that present a wrong
- * or missing secret, or anything but a valid hello, are told why and closed.
+ * or missing secret, or anything but a valid hello, are told why and closed. With TLS, a peer
+ * that does not complete the handshake with a certificate from our CA (a plain TCP peer, one
+ * with another CA's certificate or none) is dropped by the TLS layer: nothing it sent is read.
  */
 export function acceptPeers(address: Address, secret: string, log: Logger, onPeer: (peer: Peer, hello: Hello) => void,
-  maxFrame = DEFAULT_MAX_FRAME): Promise<net.Server> {
-  const server = net.createServer((socket) => {
-    const peer = new Peer(socket, log, maxFrame);
+  o: ChannelOptions = {}): Promise<net.Server> {
+  const onSocket = (socket: net.Socket) => {
+    const peer = new Peer(socket, log, o.maxFrame);
     const timer = setTimeout(() => peer.close('no hello within 5 s'), HELLO_TIMEOUT_MS);
     const refuse = (message: string) => {
       clearTimeout(timer);
@@ -143,7 +156,15 @@ export function acceptPeers(address: Address, secret: string, log: Logger, onPee
       peer.send({ type: 'hello-ok' });
       onPeer(peer, parsed.data);
     });
-  });
+  };
+  let server: net.Server;
+  if (o.tls) {
+    server = tls.createServer(serverOptions(o.tls, HELLO_TIMEOUT_MS), onSocket);
+    server.on('tlsClientError', (err, socket) => log.warn({ remote: remoteName(socket), reason: err.message }, 'refused a peer in the TLS handshake'));
+  } else {
+    if ('host' in address && !isLoopback(address.host)) log.warn({ listen: formatAddress(address) }, 'listening without TLS off loopback: shared secrets cross the network in clear text');
+    server = net.createServer(onSocket);
+  }
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(listenOptions(address), () => {
@@ -152,6 +173,10 @@ export function acceptPeers(address: Address, secret: string, log: Logger, onPee
       resolve(server);
     });
   });
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
 }
 
 export function boundAddress(server: net.Server): Address {
@@ -167,14 +192,15 @@ export function boundAddress(server: net.Server): Address {
  * chunk as hello-ok would otherwise be emitted before a caller awaiting the promise can listen.
  */
 export function connectPeer(address: Address, who: Omit<Hello, 'type'>, log: Logger, onReady?: (peer: Peer) => void,
-  maxFrame = DEFAULT_MAX_FRAME): Promise<Peer> {
+  o: ChannelOptions = {}): Promise<Peer> {
   return new Promise((resolve, reject) => {
-    const socket = net.connect(connectOptions(address));
-    const peer = new Peer(socket, log, maxFrame);
+    const socket = o.tls ? connectTls(address, o.tls) : net.connect(connectOptions(address));
+    const peer = new Peer(socket, log, o.maxFrame);
     const fail = (why: string) => reject(new Error(`${formatAddress(address)}: ${why}`));
     const onClose = (reason: string) => fail(reason);
     peer.once('close', onClose);
-    socket.once('connect', () => peer.send({ type: 'hello', ...who }));
+    // Over TLS the secret goes only to a listener whose certificate has been verified.
+    socket.once(o.tls ? 'secureConnect' : 'connect', () => peer.send({ type: 'hello', ...who }));
     peer.once('json', (msg) => {
       const m = msg as { type?: string; message?: string };
       if (m && m.type === 'hello-ok') {

@@ -1,6 +1,6 @@
 /** Keeps one authenticated connection up, redialing with capped exponential backoff and jitter. */
 import type { Address } from './address.js';
-import { connectPeer, type Peer } from './connection.js';
+import { type ChannelOptions, connectPeer, type Peer } from './connection.js';
 import type { Hello } from './messages.js';
 import type { Logger } from '../log/logger.js';
 
@@ -11,8 +11,13 @@ export interface Link {
   stop(): void;
 }
 
+export interface LinkOptions extends ChannelOptions {
+  backoff?: { initialMs: number; maxMs: number };
+}
+
 export function keepConnected(address: Address, who: Omit<Hello, 'type'>, log: Logger, onPeer: (peer: Peer) => void,
-  backoff = { initialMs: 50, maxMs: 3000 }): Link {
+  o: LinkOptions = {}): Link {
+  const backoff = o.backoff ?? { initialMs: 50, maxMs: 3000 };
   let current: Peer | null = null;
   let stopped = false;
   let delay = backoff.initialMs;
@@ -34,7 +39,7 @@ export function keepConnected(address: Address, who: Omit<Hello, 'type'>, log: L
           }
         });
         onPeer(p);
-      });
+      }, o);
       if (stopped) { peer.close('closed locally'); return; }
       for (const w of waiters) w(peer);
       waiters = [];

@@ -8,6 +8,7 @@ import type { Peer } from '../protocol/connection.js';
 import { describeIssues, MB_REQUEST_TYPES, mbRequest } from '../protocol/messages.js';
 import { encodePacketBatch, type WirePacket } from '../protocol/packets.js';
 import { keepConnected, type Link } from '../protocol/reconnect.js';
+import type { TlsMaterial } from '../protocol/tls.js';
 import type { Logger } from '../log/logger.js';
 import type { AnyMiddlebox } from './definition.js';
 import { MiddleboxInstance } from './runtime.js';
@@ -20,6 +21,8 @@ export interface MiddleboxNodeOptions {
   controller: Address;
   switchAddress: Address;
   secret: string;
+  /** Mutual TLS on both links (the controller's and the switch's listeners must use it too). */
+  tls?: TlsMaterial;
   log: Logger;
 }
 
@@ -96,14 +99,14 @@ export function startMiddleboxNode(o: MiddleboxNodeOptions): MiddleboxNode {
       mb.reinject(packets);
       flush();
     });
-  });
+  }, { tls: o.tls });
   const dataLink = keepConnected(o.switchAddress, { secret: o.secret, role: 'mb-data', name: o.instance }, o.log, (peer) => {
     o.log.info({ instance: o.instance }, 'connected to switch');
     peer.onPacketBatch('packet', (packets) => {
       for (const p of packets) mb.receive(p);
       flush();
     });
-  });
+  }, { tls: o.tls });
   return {
     mb, controllerLink, dataLink,
     stop: () => { controllerLink.stop(); dataLink.stop(); },

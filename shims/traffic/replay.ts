@@ -10,12 +10,15 @@ import { connectPeer, type Peer } from '../protocol/connection.js';
 import type { CapturedPacket } from '../flow/pcap.js';
 import { encodePacketBatch, type WirePacket } from '../protocol/packets.js';
 import type { Logger } from '../log/logger.js';
+import type { TlsMaterial } from '../protocol/tls.js';
 
 export type Pace = { kind: 'asap' } | { kind: 'rate'; pps: number } | { kind: 'timing'; speed: number };
 
 export interface ReplayOptions {
   switchAddress: Address;
   secret: string;
+  /** Mutual TLS to a switch that listens with it. */
+  tls?: TlsMaterial;
   name?: string;
   pace: Pace;
   /** Packets per batch frame when pacing allows (asap); paced modes send what is due. */
@@ -40,7 +43,7 @@ function offsetSeconds(p: CapturedPacket, first: CapturedPacket): number {
 }
 
 export async function replay(packets: readonly CapturedPacket[], o: ReplayOptions): Promise<ReplayResult> {
-  const peer = await connectPeer(o.switchAddress, { secret: o.secret, role: 'source', name: o.name ?? 'replay' }, o.log);
+  const peer = await connectPeer(o.switchAddress, { secret: o.secret, role: 'source', name: o.name ?? 'replay' }, o.log, undefined, { tls: o.tls });
   try {
     const start = performance.now();
     const maxBatch = o.batch ?? 256;
