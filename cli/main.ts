@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { loadSecret } from '../shims/protocol/auth.js';
+import type { Partitioning } from '../shims/protocol/descriptor.js';
 import { tlsFromOption } from '../shims/protocol/tls.js';
 import { formatAddress, type Address } from '../shims/protocol/address.js';
 import { createLogger } from '../shims/log/logger.js';
@@ -11,7 +12,8 @@ import { serveProbes } from '../shims/health/probes.js';
 import { SteeringSwitch } from '../shims/switch/switch.js';
 import { readCaptureFile } from '../shims/flow/pcap.js';
 import { replay, type Pace } from '../shims/traffic/replay.js';
-import { addressOption, jsonObject, positiveNumber } from './options.js';
+import { addressOption, jsonObject, partitioningOption, positiveNumber } from './options.js';
+import { describeCommand } from './describe.js';
 import { localCommand } from './local/command.js';
 import { operatorCommand } from '../operator/kube/command.js';
 import { progressBar } from './progress.js';
@@ -64,14 +66,16 @@ program.command('mb')
   .option('--pool <name>', 'the pool this instance belongs to', 'default')
   .option('--config <json>', 'configuration values as a JSON object', jsonObject('--config'), {})
   .option('--config-file <path>', 'configuration values from a JSON file (merged under --config)')
+  .option('--partitioning <json>', 'the pool\'s partitioning, {"key", "buckets", "inside"?}, for middleboxes that derive configuration from it', partitioningOption('--partitioning'))
   .addOption(secretOption())
   .addOption(tlsOption('the controller and the switch'))
   .addOption(probesOption())
-  .action(async (o: { type: string; controller: Address; switch: Address; instance: string; pool: string; config: Record<string, unknown>; configFile?: string; secretFile?: string; tlsDir?: string; probes?: Address }) => {
+  .action(async (o: { type: string; controller: Address; switch: Address; instance: string; pool: string; config: Record<string, unknown>; configFile?: string;
+    partitioning?: Partitioning; secretFile?: string; tlsDir?: string; probes?: Address }) => {
     const log = createLogger(`mb/${o.instance}`);
     const fromFile = o.configFile ? jsonObject('--config-file')(readFileSync(o.configFile, 'utf8')) : {};
     const node = startMiddleboxNode({
-      def: middleboxByType(o.type), pool: o.pool, instance: o.instance, config: { ...fromFile, ...o.config },
+      def: middleboxByType(o.type), pool: o.pool, instance: o.instance, config: { ...fromFile, ...o.config }, partitioning: o.partitioning,
       controller: o.controller, switchAddress: o.switch, secret: loadSecret(o.secretFile), tls: tlsFromOption(o.tlsDir), log,
     });
     if (o.probes) await serveProbes(o.probes, [{ name: 'controller', ok: () => connected(node.controllerLink) }, { name: 'switch', ok: () => connected(node.dataLink) }]);
@@ -98,6 +102,7 @@ program.command('replay')
     process.stdout.write(`${JSON.stringify({ sent: r.sent, durationMs: Math.round(r.durationMs), pps: Math.round(r.sent / (r.durationMs / 1000)) })}\n`);
   });
 
+program.addCommand(describeCommand());
 program.addCommand(localCommand());
 program.addCommand(operatorCommand());
 

@@ -1,6 +1,8 @@
 /** Option parsers shared by the commands; each error names the option and the value. */
 import { InvalidArgumentError } from 'commander';
 import { parseAddress, type Address } from '../shims/protocol/address.js';
+import { partitioning, type Partitioning } from '../shims/protocol/descriptor.js';
+import { describeIssues } from '../shims/protocol/messages.js';
 
 export function addressOption(name: string) {
   return (v: string): Address => {
@@ -30,5 +32,14 @@ export function jsonObject(name: string) {
     }
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new InvalidArgumentError(`${name} must be a JSON object`);
     return parsed as Record<string, unknown>;
+  };
+}
+
+/** A pool's partitioning as JSON: {"key": "flow" | "hostPair" | "host", "buckets": N, "inside"?: [prefix, ...]}. */
+export function partitioningOption(name: string) {
+  return (v: string): Partitioning => {
+    const parsed = partitioning.safeParse(jsonObject(name)(v));
+    if (!parsed.success) throw new InvalidArgumentError(`${name}: ${describeIssues(parsed.error)}`);
+    return parsed.data;
   };
 }

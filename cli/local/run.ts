@@ -11,6 +11,7 @@ import { srcText, dstText } from '../../shims/flow/decode.js';
 import type { PartitionKeyKind } from '../../shims/flow/hash.js';
 import type { Pace } from '../../shims/traffic/replay.js';
 import { middleboxByType } from '../../shims/middleboxes/registry.js';
+import { describe, poolInstanceConfig } from '../../shims/shim/descriptor.js';
 import type { MbCounters } from '../../shims/protocol/messages.js';
 import type { Logger } from '../../shims/log/logger.js';
 import { MbController } from '../../operator/engine/controller.js';
@@ -122,8 +123,10 @@ export async function runLocal(o: LocalOptions): Promise<Report> {
   const def = middleboxByType(o.middlebox);
   const key = o.partitionKey ?? def.partitionKey;
   const buckets = o.buckets ?? 64;
-  // What the pool's partitioning implies for the middlebox (a NAT's port classes) wins over the user's values.
-  const config = { ...o.config, ...def.poolConfig?.({ key, buckets, ...(o.inside ? { inside: o.inside } : {}) }) };
+  const partitioning = { key, buckets, ...(o.inside ? { inside: o.inside } : {}) };
+  const descriptor = describe(def);
+  // Each instance derives the same from the partitioning it is started with.
+  const config = poolInstanceConfig(def, o.config, partitioning);
   const parsedConfig = def.parseConfig({ ...def.defaultConfig, ...config }); // refuse a bad configuration before starting anything
   const { packets } = readCaptureFile(o.trace);
   const out = resolve(o.out);
@@ -140,12 +143,12 @@ export async function runLocal(o: LocalOptions): Promise<Report> {
   try {
     const egress = def.createEgress?.(parsedConfig);
     if (egress) await cluster.attachSink((p) => egress.receive(p));
-    const router = new BucketRouter(() => [cluster.sw], { key, buckets, ...(o.inside ? { inside: o.inside } : {}) });
+    const router = new BucketRouter(() => [cluster.sw], partitioning);
     const controller = new MbController(cluster.sessions, router, o.log);
-    const runtime = new LocalRuntime(cluster, o.middlebox, config);
+    const runtime = new LocalRuntime(cluster, o.middlebox, o.config, partitioning);
     const operations: OperationStatus[] = [];
     const pool = new PoolExecutor(initialPlacement(buckets), controller, router, runtime, {
-      def, guarantee, optimizations: o.optimizations ?? { parallelPuts: true, earlyRelease: true, lateLocking: true }, log: o.log,
+      descriptor, guarantee, optimizations: o.optimizations ?? { parallelPuts: true, earlyRelease: true, lateLocking: true }, log: o.log,
       onOperation: (s) => { if (!operations.includes(s)) operations.push(s); },
     });
     await pool.run(plan({ current: pool.placement, replicas, namePrefix: o.middlebox }));
@@ -190,14 +193,14 @@ export async function runLocal(o: LocalOptions): Promise<Report> {
     const live = [...cluster.instances.keys()];
     const liveCounters = await Promise.all(live.map((n) => cluster.session(n).stats()));
     const all = [...liveCounters, ...runtime.retired.values()];
-    const merged = await mergedOutputs(def, { ...def.defaultConfig, ...config }, live.map((n) => cluster.session(n)));
+    const merged = await mergedOutputs(descriptor.outputs, live.map((n) => cluster.session(n)));
     if (egress) merged.outputs.egress = egress.report();
     const report: Report = {
       middlebox: o.middlebox,
       trace: o.trace,
       scenario,
       guarantee,
-      partitioning: { key, buckets, ...(o.inside ? { inside: o.inside } : {}), ...(key !== def.partitionKey ? { warning: partitionWarning(def.partitionKey, key) } : {}) },
+      partitioning: { ...partitioning, ...(key !== def.partitionKey ? { warning: partitionWarning(def.partitionKey, key) } : {}) },
       packets: {
         sent: r.sent,
         processed: all.reduce((n, c) => n + c.packetsProcessed, 0),

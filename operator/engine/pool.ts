@@ -5,7 +5,7 @@
  * The same executor serves `openmb local` (process runtime) and the operator (pods).
  */
 import type { Scope } from '../../shims/protocol/messages.js';
-import type { AnyMiddlebox } from '../../shims/shim/definition.js';
+import type { MiddleboxDescriptor } from '../../shims/protocol/descriptor.js';
 import type { Logger } from '../../shims/log/logger.js';
 import { applyStep, type Placement, type Step } from '../placement/plan.js';
 import type { BucketRouter } from '../routing/bucket-router.js';
@@ -20,7 +20,7 @@ export interface InstanceRuntime {
 }
 
 export interface PoolOptions {
-  def: AnyMiddlebox;
+  descriptor: MiddleboxDescriptor;
   guarantee: Guarantee;
   optimizations: Optimizations;
   log: Logger;
@@ -69,7 +69,7 @@ export class PoolExecutor {
       case 'clone': {
         const values = await this.controller.session(step.from).getConfig();
         await this.controller.session(step.to).putConfig(values);
-        if (this.o.def.sharedAllFlows) await this.controller.clone(step.from, step.to, {}, ['all-flows'], { onProgress });
+        if (this.o.descriptor.sharedAllFlows) await this.controller.clone(step.from, step.to, {}, ['all-flows'], { onProgress });
         return;
       }
       case 'move': {

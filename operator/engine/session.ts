@@ -6,6 +6,7 @@ import { EventEmitter } from 'node:events';
 import type { Peer } from '../../shims/protocol/connection.js';
 import type { FlowFilter } from '../../shims/flow/filter.js';
 import type { Chunk, EventAction, MbCounters, Scope } from '../../shims/protocol/messages.js';
+import type { MiddleboxDescriptor } from '../../shims/protocol/descriptor.js';
 import { mbReply, describeIssues } from '../../shims/protocol/messages.js';
 import { encodePacketBatch, packetFromJson, type WirePacket } from '../../shims/protocol/packets.js';
 import { decode } from '../../shims/flow/decode.js';
@@ -30,7 +31,8 @@ export class MbSession extends EventEmitter<MbSessionEvents> {
   /** Per-flow entries at the last stats reply: what is lost, at most, if this instance dies. */
   lastEntries: number | null = null;
 
-  constructor(readonly peer: Peer, readonly pool: string, readonly instance: string, readonly mbType: string) {
+  /** `descriptor`: what the instance said of its middlebox in its hello (older instances say nothing). */
+  constructor(readonly peer: Peer, readonly pool: string, readonly instance: string, readonly mbType: string, readonly descriptor?: MiddleboxDescriptor) {
     super();
     this.rpc = new RpcClient(peer, PARTIALS, (msg) => {
       const parsed = mbReply.safeParse(msg);

@@ -82,7 +82,7 @@ class PodPool implements PoolEngine {
 
   private async startInstance(name: string): Promise<void> {
     if (await this.pods.get(this.namespace, name)) await this.pods.delete(this.namespace, name);
-    await this.pods.create(instancePod(this.context(), { instance: name, mbType: this.spec.mbType, config: this.spec.config, switchAddress: this.switchAddress }));
+    await this.pods.create(instancePod(this.context(), { instance: name, mbType: this.spec.mbType, config: this.spec.config, partitioning: this.spec.partitioning, switchAddress: this.switchAddress }));
     await this.pods.waitReady(this.namespace, name, this.o.startTimeoutMs);
     await this.sessions.waitForInstance(name, 10_000);
     this.log.info({ instance: name }, 'instance Pod ready and connected');

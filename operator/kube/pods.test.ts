@@ -18,14 +18,14 @@ const selects = (selector: string, labels: Record<string, string> = {}) =>
   selector.split(',').every((term) => { const [k, v] = term.split('='); return labels[k] === v; });
 
 test('an instance Pod is owned by its pool, selected by its selector, and runs the middlebox as a non-root user on a read-only root', (t) => {
-  const p = instancePod(ctx, { instance: 'web-2', mbType: 'monitor', config: { hosts: true }, switchAddress: '10.244.0.9:7000' });
+  const p = instancePod(ctx, { instance: 'web-2', mbType: 'monitor', config: { hosts: true }, partitioning: { key: 'flow', buckets: 64 }, switchAddress: '10.244.0.9:7000' });
   t.is(p.metadata?.name, 'web-2');
   t.deepEqual(p.metadata?.ownerReferences, [{ apiVersion: API_VERSION, kind: 'MiddleboxPool', name: 'web', uid: 'u-1', controller: true, blockOwnerDeletion: true }]);
   t.true(selects(instanceSelector('web'), p.metadata?.labels));
   t.is(p.metadata?.labels?.['openmb.io/instance'], 'web-2');
   const c = p.spec!.containers[0];
   t.deepEqual(c.args!.slice(0, 4), ['mb', '--type', 'monitor', '--instance']);
-  t.true(c.args!.join(' ').includes('--pool edge/web --controller 10.250.0.1:7100 --switch 10.244.0.9:7000 --config {"hosts":true}'));
+  t.true(c.args!.join(' ').includes('--pool edge/web --controller 10.250.0.1:7100 --switch 10.244.0.9:7000 --config {"hosts":true} --partitioning {"key":"flow","buckets":64}'));
   t.like(c.securityContext, { runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
   t.is(c.readinessProbe?.httpGet?.path, '/readyz');
   t.is(c.livenessProbe?.httpGet?.path, '/healthz');
@@ -48,7 +48,7 @@ test('the switch Pod is owned by the pool but not selected as an instance', (t) 
 
 test('a template image wins over the operator\'s default', (t) => {
   const p = instancePod({ ...ctx, pool: { ...pool, spec: { ...pool.spec, template: { image: 'registry.example/openmb:1', imagePullPolicy: 'Always' } } } },
-    { instance: 'web-0', mbType: 'monitor', config: {}, switchAddress: 'a:1' });
+    { instance: 'web-0', mbType: 'monitor', config: {}, partitioning: { key: 'flow', buckets: 64 }, switchAddress: 'a:1' });
   t.is(p.spec!.containers[0].image, 'registry.example/openmb:1');
   t.is(p.spec!.containers[0].imagePullPolicy, 'Always');
 });

@@ -7,6 +7,7 @@
  */
 import type { V1Affinity, V1Container, V1Pod, V1ResourceRequirements, V1Volume } from '@kubernetes/client-node';
 import { DEFAULTS, type MiddleboxPool, type PodTemplateSpec } from '../api/types.js';
+import type { Partitioning } from '../routing/bucket-router.js';
 import { INSTANCE_LABEL, POOL_LABEL, ROLE_LABEL, SWITCH_OF_LABEL } from './labels.js';
 import { ownerReference } from './operations.js';
 
@@ -78,11 +79,12 @@ function resources(r: NonNullable<PodTemplateSpec['resources']>): V1ResourceRequ
   return { ...(r.limits ? { limits: text(r.limits) } : {}), ...(r.requests ? { requests: text(r.requests) } : {}) };
 }
 
-export function instancePod(c: PodContext, o: { instance: string; mbType: string; config: Record<string, unknown>; switchAddress: string }): V1Pod {
+/** `partitioning`: the pool's, for middleboxes that derive configuration from it (a NAT's port classes). */
+export function instancePod(c: PodContext, o: { instance: string; mbType: string; config: Record<string, unknown>; partitioning: Partitioning; switchAddress: string }): V1Pod {
   const t = c.pool.spec.template ?? {};
   const name = c.pool.metadata.name;
   const args = ['mb', '--type', o.mbType, '--instance', o.instance, '--pool', `${c.pool.metadata.namespace}/${name}`,
-    '--controller', c.controller, '--switch', o.switchAddress, '--config', JSON.stringify(o.config)];
+    '--controller', c.controller, '--switch', o.switchAddress, '--config', JSON.stringify(o.config), '--partitioning', JSON.stringify(o.partitioning)];
   const main = container(c, 'middlebox', args, t);
   if (t.resources) main.resources = resources(t.resources);
   return pod(c, o.instance, { [POOL_LABEL]: name, [ROLE_LABEL]: 'instance', [INSTANCE_LABEL]: o.instance }, main, t);

@@ -15,10 +15,10 @@ import type { OperationStatus } from '../engine/operation.js';
 import type { Step } from '../placement/plan.js';
 import type { PinnedRoute } from '../routing/bucket-router.js';
 import type { Scope } from '../../shims/protocol/messages.js';
-import { middleboxByType } from '../../shims/middleboxes/registry.js';
-import type { AnyMiddlebox } from '../../shims/shim/definition.js';
+import type { MiddleboxDescriptor } from '../../shims/protocol/descriptor.js';
 import type { Logger } from '../../shims/log/logger.js';
 import { mergedOutputs } from '../engine/merged-outputs.js';
+import { describeMiddlebox } from '../runtime/describe.js';
 import { apiMessage, FIELD_MANAGER, type KubeClient } from './client.js';
 import { objectKey, type Informer } from './informer.js';
 import { MANAGED_BY, Mutex, OperationTracker, ownerReference } from './operations.js';
@@ -38,7 +38,8 @@ export const RESYNC_MS = 15_000;
 /** A pool the operator runs: its engine and what it knows of the actual state. */
 export interface PoolState {
   key: string;
-  def: AnyMiddlebox;
+  /** The middlebox as described before its instances ran (see liveDescriptor). */
+  descriptor: MiddleboxDescriptor;
   engine: PoolEngine;
   actual: ActualState;
   lock: Mutex;
@@ -74,7 +75,7 @@ export class PoolRegistry {
       const names = st.actual.placement.instances;
       await st.engine.settle(names);
       const sessions = names.map((n) => st.engine.session(n)).filter((s) => s !== undefined);
-      return mergedOutputs(st.def, { ...st.def.defaultConfig, ...st.engine.spec.config }, sessions);
+      return mergedOutputs(liveDescriptor(st).outputs, sessions);
     });
   }
 
@@ -102,9 +103,10 @@ export class PoolReconciler {
       return;
     }
     if (pool.metadata.deletionTimestamp) return this.finalize(pool);
-    const def = middleboxByType(pool.spec.middlebox.type);
-    const desired = desiredState(pool, def.partitionKey);
     let st = this.registry.states.get(key);
+    const type = pool.spec.middlebox.type;
+    const descriptor = st?.descriptor.type === type ? st.descriptor : await describeMiddlebox(type);
+    const desired = desiredState(pool, descriptor.partitionKey);
     if (st && !samePartitioning(st, desired)) {
       if (st.actual.placement.instances.length > 0) {
         return this.refuse(pool, st, desired, 'spec.partitioning (key, buckets, inside) cannot change while the pool has instances; scale to 0 first');
@@ -113,7 +115,7 @@ export class PoolReconciler {
       await st.engine.stop();
       st = undefined;
     }
-    st ??= await this.open(pool, def, desired);
+    st ??= await this.open(pool, descriptor, desired);
     if (!(pool.metadata.finalizers ?? []).includes(FINALIZER) || pool.metadata.annotations?.[SWITCH_ANNOTATION] !== st.engine.switchAddress) {
       pool = await this.client.applyPoolMetadata(pool.metadata.namespace!, pool.metadata.name, {
         finalizers: [FINALIZER], annotations: { [SWITCH_ANNOTATION]: st.engine.switchAddress },
@@ -123,7 +125,7 @@ export class PoolReconciler {
     return state.lock.run(() => this.converge(pool, state, desired));
   }
 
-  private async open(pool: MiddleboxPool, def: AnyMiddlebox, desired: DesiredState): Promise<PoolState> {
+  private async open(pool: MiddleboxPool, descriptor: MiddleboxDescriptor, desired: DesiredState): Promise<PoolState> {
     const key = objectKey(pool);
     const engine = await this.runtime.open({
       pool: key, mbType: desired.mbType, config: desired.config,
@@ -138,7 +140,7 @@ export class PoolReconciler {
     }
     // The placement recorded in status before a restart: confirmActual finds out what still runs.
     const st: PoolState = {
-      key, def, engine, actual: recordedActual(pool.status, desired.buckets), lock: new Mutex(), userPins: [], appliedPins: '[]', opsInFlight: 0, nextOp: next,
+      key, descriptor, engine, actual: recordedActual(pool.status, desired.buckets), lock: new Mutex(), userPins: [], appliedPins: '[]', opsInFlight: 0, nextOp: next,
     };
     this.registry.states.set(key, st);
     this.log.info({ pool: key, switch: engine.switchAddress, runtime: this.runtime.name, recorded: st.actual.placement.instances }, 'pool engine started');
@@ -236,7 +238,7 @@ export class PoolReconciler {
   private async runGroup(pool: MiddleboxPool, st: PoolState, desired: DesiredState, group: Step[], left: number): Promise<void> {
     let tracker: OperationTracker | null = null;
     const exec = new PoolExecutor(st.actual.placement, st.engine.controller, st.engine.router, st.engine.instances, {
-      def: st.def, guarantee: desired.guarantee, optimizations: desired.optimizations, log: this.log,
+      descriptor: liveDescriptor(st), guarantee: desired.guarantee, optimizations: desired.optimizations, log: this.log,
       onOperation: (s: OperationStatus) => tracker?.progress(s),
       onStep: (_s, placement) => { st.actual = withPlacement(st.actual, placement); },
     });
@@ -252,8 +254,8 @@ export class PoolReconciler {
       }
       st.opsInFlight = 0;
       if (tracker) {
-        const cloneOnly = step.kind === 'clone' && !st.def.sharedAllFlows;
-        await tracker.finish('Succeeded', cloneOnly ? `configuration cloned from ${step.from}; ${st.def.type} keeps no shared all-flows state to copy` : undefined);
+        const cloneOnly = step.kind === 'clone' && !liveDescriptor(st).sharedAllFlows;
+        await tracker.finish('Succeeded', cloneOnly ? `configuration cloned from ${step.from}; ${st.descriptor.type} keeps no shared all-flows state to copy` : undefined);
       }
       if (step.kind === 'remove') await this.event(pool, 'Normal', 'RemovedInstance', `stopped instance ${step.instance} after its state was moved and merged away`);
       if (step.kind === 'create') await this.event(pool, 'Normal', 'CreatedInstance', `instance ${step.instance} is connected`);
@@ -340,14 +342,14 @@ export class PoolReconciler {
     const st = this.registry.states.get(key);
     if (st) {
       await st.lock.run(async () => {
-        const desired = desiredState(pool, st.def.partitionKey);
+        const desired = desiredState(pool, st.descriptor.partitionKey);
         await this.confirmActual(pool, st);
         await this.writeStatus(pool, st, desired, Math.max(0, st.actual.placement.instances.length - 1) * 3);
         await this.drain(pool, st, desired);
         const names = st.actual.placement.instances;
         await st.engine.settle(names).catch(() => {});
         const sessions = names.map((n) => st.engine.session(n)).filter((s) => s !== undefined);
-        const merged = await mergedOutputs(st.def, { ...st.def.defaultConfig, ...st.engine.spec.config }, sessions);
+        const merged = await mergedOutputs(liveDescriptor(st).outputs, sessions);
         const drained: DrainedPool = { ...merged, drainedAt: new Date().toISOString(), instance: names[0] ?? null };
         this.registry.drained.set(key, drained);
         try {
@@ -376,6 +378,18 @@ export class PoolReconciler {
     await this.client.event({ kind: pool.kind, metadata: pool.metadata }, { type, reason, message })
       .catch((e: unknown) => this.log.warn({ err: apiMessage(e) }, 'could not record event'));
   }
+}
+
+/**
+ * What the pool's instances say of their middlebox in their hellos (their image may differ from
+ * the operator's), else what was described before they ran.
+ */
+function liveDescriptor(st: PoolState): MiddleboxDescriptor {
+  for (const name of st.actual.placement.instances) {
+    const d = st.engine.session(name)?.descriptor;
+    if (d) return d;
+  }
+  return st.descriptor;
 }
 
 function samePartitioning(st: PoolState, d: DesiredState): boolean {

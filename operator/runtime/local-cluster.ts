@@ -14,6 +14,7 @@ import type { PoolSessions } from '../engine/pool-sessions.js';
 import type { SwitchSession } from '../routing/switch-session.js';
 import { formatAddress, parseAddress } from '../../shims/protocol/address.js';
 import { SECRET_ENV } from '../../shims/protocol/auth.js';
+import type { Partitioning } from '../../shims/protocol/descriptor.js';
 import type { CapturedPacket } from '../../shims/flow/pcap.js';
 import { replay, type Pace, type ReplayResult } from '../../shims/traffic/replay.js';
 import type { Logger } from '../../shims/log/logger.js';
@@ -67,12 +68,17 @@ export class LocalCluster {
     return this.controller.pool(this.pool);
   }
 
-  /** Starts an instance process (replacing one of the same name) and resolves once it is connected to the controller. */
-  async addInstance(mbType: string, name: string, config: Record<string, unknown> = {}): Promise<MbSession> {
+  /**
+   * Starts an instance process (replacing one of the same name) and resolves once it is connected
+   * to the controller. With the pool's `partitioning`, a middlebox that derives configuration from
+   * it does so.
+   */
+  async addInstance(mbType: string, name: string, config: Record<string, unknown> = {}, partitioning?: Partitioning): Promise<MbSession> {
     const old = this.instances.get(name);
     if (old) await this.stopInstance(name);
     const child = startChild(name, ['mb', '--type', mbType, '--instance', name, '--pool', this.pool,
-      '--controller', this.ctl, '--switch', this.switchSock, '--config', JSON.stringify(config)], this.env, this.logDir);
+      '--controller', this.ctl, '--switch', this.switchSock, '--config', JSON.stringify(config),
+      ...(partitioning ? ['--partitioning', JSON.stringify(partitioning)] : [])], this.env, this.logDir);
     this.children.push(child);
     const session = await orFail(this.sessions.waitForInstance(name), [child]);
     this.instances.set(name, { session, child });

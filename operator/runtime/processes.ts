@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The openmb command itself (dist/operator/runtime -> bin/openmb.js). */
-const MAIN = fileURLToPath(new URL('../../../bin/openmb.js', import.meta.url));
+export const MAIN = fileURLToPath(new URL('../../../bin/openmb.js', import.meta.url));
 
 export interface Child {
   name: string;

@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { compileFilter, FilterError, type FlowFilter } from '../flow/filter.js';
+import { middleboxDescriptor } from './descriptor.js';
 
 const filterSchema = z.custom<FlowFilter>().superRefine((v, ctx) => {
   try {
@@ -58,6 +59,8 @@ export const hello = z.object({
   name: z.string().min(1).max(253),
   pool: z.string().optional(),
   mbType: z.string().optional(),
+  /** An instance's: what the operator needs to know of its middlebox. */
+  descriptor: middleboxDescriptor.optional(),
 });
 export type Hello = z.infer<typeof hello>;
 

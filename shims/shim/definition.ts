@@ -6,8 +6,11 @@
 import type { Decoded } from '../flow/decode.js';
 import type { PartitionKeyKind } from '../flow/hash.js';
 import type { FlowKey, PacketFlow } from '../flow/key.js';
+import type { OutputMerge, Partitioning } from '../protocol/descriptor.js';
 import type { Scope } from '../protocol/messages.js';
 import type { WirePacket } from '../protocol/packets.js';
+
+export { compareByFields, type OutputMerge } from '../protocol/descriptor.js';
 
 export class ConfigError extends Error {
   constructor(readonly field: string, message: string) {
@@ -95,7 +98,12 @@ export interface MiddleboxDefinition<C, F, M, A> {
    * configuration (after the pool's own values, so these win). For middleboxes whose state must
    * agree with how the switch splits traffic, e.g. a NAT's port classes per hash bucket.
    */
-  poolConfig?(p: { key: PartitionKeyKind; buckets: number; inside?: string[] }): Record<string, unknown>;
+  poolConfig?(p: Partitioning): Record<string, unknown>;
+  /**
+   * How each of the outputs merges across the pool's instances, so that the pool reports what
+   * one instance would for all of its traffic (see FieldMerge in protocol/descriptor.ts).
+   */
+  readonly outputs: OutputMerge;
   readonly perFlow: StateCodec<F>;
   readonly multiFlow: MergeableCodec<M>;
   readonly allFlows: MergeableCodec<A> & { init(): A };

@@ -4,6 +4,7 @@
  * reconnect with backoff; events raised while the controller is away wait for it in order.
  */
 import type { Address } from '../protocol/address.js';
+import type { Partitioning } from '../protocol/descriptor.js';
 import type { Peer } from '../protocol/connection.js';
 import { describeIssues, MB_REQUEST_TYPES, mbRequest } from '../protocol/messages.js';
 import { encodePacketBatch, type WirePacket } from '../protocol/packets.js';
@@ -11,6 +12,7 @@ import { keepConnected, type Link } from '../protocol/reconnect.js';
 import type { TlsMaterial } from '../protocol/tls.js';
 import type { Logger } from '../log/logger.js';
 import type { AnyMiddlebox } from './definition.js';
+import { describe, poolInstanceConfig } from './descriptor.js';
 import { MiddleboxInstance } from './runtime.js';
 
 export interface MiddleboxNodeOptions {
@@ -18,6 +20,8 @@ export interface MiddleboxNodeOptions {
   pool: string;
   instance: string;
   config: Record<string, unknown>;
+  /** The pool's partitioning, for middleboxes that derive configuration from it. */
+  partitioning?: Partitioning;
   controller: Address;
   switchAddress: Address;
   secret: string;
@@ -80,14 +84,14 @@ export function startMiddleboxNode(o: MiddleboxNodeOptions): MiddleboxNode {
     flushEvents();
     flushEmitted();
   };
-  const mb = new MiddleboxInstance(o.def, o.config, (p) => {
+  const mb = new MiddleboxInstance(o.def, poolInstanceConfig(o.def, o.config, o.partitioning), (p) => {
     pendingEvents.push(p);
     if (pendingEvents.length >= 256) flushEvents();
   }, (p) => {
     emitted.push(p);
     if (emitted.length >= 256) flushEmitted();
   });
-  const controllerLink = keepConnected(o.controller, { secret: o.secret, role: 'mb', name: o.instance, pool: o.pool, mbType: o.def.type }, o.log, (peer) => {
+  const controllerLink = keepConnected(o.controller, { secret: o.secret, role: 'mb', name: o.instance, pool: o.pool, mbType: o.def.type, descriptor: describe(o.def) }, o.log, (peer) => {
     controllerPeer = peer;
     o.log.info({ instance: o.instance }, 'connected to controller');
     flushEvents();

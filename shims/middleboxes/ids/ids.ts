@@ -11,7 +11,7 @@
  */
 import { PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../../flow/decode.js';
 import { type Endpoint, type FlowKey, protoName } from '../../flow/key.js';
-import type { MbState, MiddleboxDefinition, PacketInput } from '../../shim/definition.js';
+import { compareByFields, type MbState, type MiddleboxDefinition, type OutputMerge, type PacketInput } from '../../shim/definition.js';
 import { DEFAULT_CONFIG, type IdsConfig, parseIdsConfig } from './config.js';
 import { clientOf, clientSettled, connState, coverRange, seqOffset, sideBytes } from './conn.js';
 import { HTTP_OFF, type HttpRequest } from './http.js';
@@ -87,11 +87,36 @@ function tcpFlagFacts(c: Conn, side: SideName, flags: number, payloadLen: number
   return len;
 }
 
+/** Alerts by time, rule, then place (a host, or a connection's key) and detail. */
+const ALERT_ORDER = ['ts', 'rule', 'host', 'flow.proto', 'flow.a.ip', 'flow.a.port', 'flow.b.ip', 'flow.b.port', 'detail'];
+const compareAlerts = compareByFields(ALERT_ORDER);
+const CONNECTION_ORDER = ['proto', 'a.ip', 'a.port', 'b.ip', 'b.port'];
+const compareConnections = compareByFields(CONNECTION_ORDER);
+
+/**
+ * Across instances: connections and their alerts are per-flow state, each on one instance. Scan
+ * alerts come from per-host logs, exact for a host whose flows all hash by it, so that its
+ * attempts are on one instance: under the `host` key, a host inside the `inside` prefixes (without
+ * them, a host lower than every address it talks to). A host whose attempts are split (another
+ * key, or an outside host) has its log in parts; each part raises what its own attempts raise and
+ * the pool reports every part's alerts: a scan no part sees alone is missed, as by each instance.
+ */
+const OUTPUTS: OutputMerge = {
+  alerts: { merge: 'concat', orderBy: ALERT_ORDER },
+  connections: { merge: 'concat', orderBy: CONNECTION_ORDER },
+  counters: {
+    merge: 'record', fields: {
+      packets: { merge: 'sum' }, connections: { merge: 'sum' }, httpRequests: { merge: 'sum' }, alerts: { merge: 'map', values: { merge: 'sum' } },
+    },
+  },
+};
+
 export const ids: MiddleboxDefinition<IdsConfig, Conn, HostRecord, Counters> = {
   type: 'ids',
   description: 'intrusion detection after Bro/Zeek: connection states, HTTP signatures, port-scan and distributed-scan detection',
   partitionKey: 'host',
   defaultConfig: DEFAULT_CONFIG,
+  outputs: OUTPUTS,
   parseConfig: parseIdsConfig,
   perFlow: connCodec,
   multiFlow: hostCodec,
@@ -233,12 +258,12 @@ export const ids: MiddleboxDefinition<IdsConfig, Conn, HostRecord, Counters> = {
 
     const outputs = () => {
       const cfg = config();
-      const alerts: (IdsAlert & { where: string })[] = [];
-      const connections: (IdsConnection & { id: string })[] = [];
+      const alerts: IdsAlert[] = [];
+      const connections: IdsConnection[] = [];
       const byRule = new Map<string, number>(state.all.scanAlerts);
       const count = (rule: string) => byRule.set(rule, (byRule.get(rule) ?? 0) + 1);
       let httpRequests = 0;
-      for (const [id, { key, state: c }] of state.flows.entries()) {
+      for (const [, { key, state: c }] of state.flows.entries()) {
         const isTcp = key.proto === PROTO_TCP;
         const flow: IdsFlow = { proto: protoName(key.proto), a: key.a, b: key.b };
         const client = clientOf(c, isTcp);
@@ -247,7 +272,7 @@ export const ids: MiddleboxDefinition<IdsConfig, Conn, HostRecord, Counters> = {
         let requests = o.requests;
         const report = (a: FlowAlert) => {
           const detail = a.at === null ? clipDetail(`${a.detail} (${a.side === client ? 'originator' : 'responder'} payload)`) : a.detail;
-          alerts.push({ where: id, ts: a.ts, rule: a.rule, flow, detail });
+          alerts.push({ ts: a.ts, rule: a.rule, flow, detail });
           count(a.rule);
         };
         for (const a of c.alerts) if (a.at === null || a.side === client) report(a);
@@ -266,23 +291,23 @@ export const ids: MiddleboxDefinition<IdsConfig, Conn, HostRecord, Counters> = {
         httpRequests += requests;
         const firsts = [c.a.first, c.b.first].filter((t) => t >= 0);
         connections.push({
-          id, ...flow, client, duration: Math.round((c.last - Math.min(...firsts)) * 1e9) / 1e9,
+          ...flow, client, duration: Math.round((c.last - Math.min(...firsts)) * 1e9) / 1e9,
           origBytes: sideBytes(o, isTcp), respBytes: sideBytes(r, isTcp), origPackets: o.packets, respPackets: r.packets,
           state: connState(c, isTcp, client), httpRequests: requests,
         });
       }
       for (const [host, h] of state.groups.entries()) {
-        for (const a of h.alerts) alerts.push({ where: host, ts: a.ts, rule: a.rule, host, detail: a.detail });
+        for (const a of h.alerts) alerts.push({ ts: a.ts, rule: a.rule, host, detail: a.detail });
         for (const a of provisionalOf(h)) {
-          alerts.push({ where: host, ts: a.ts, rule: a.rule, host, detail: a.detail });
+          alerts.push({ ts: a.ts, rule: a.rule, host, detail: a.detail });
           count(a.rule);
         }
       }
-      alerts.sort((x, y) => x.ts - y.ts || compareStrings(x.rule, y.rule) || compareStrings(x.where, y.where) || compareStrings(x.detail, y.detail));
-      connections.sort((x, y) => compareStrings(x.id, y.id));
+      alerts.sort(compareAlerts);
+      connections.sort(compareConnections);
       return {
-        alerts: alerts.map(({ where: _w, ...a }) => a),
-        connections: connections.map(({ id: _i, ...c }) => c),
+        alerts,
+        connections,
         counters: {
           packets: state.all.packets,
           connections: state.all.connections,

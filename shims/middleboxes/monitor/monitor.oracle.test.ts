@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { runLocal } from '../../../cli/local/run.js';
 import { silentLogger } from '../../log/logger.js';
 import { tracesDir } from '../../traffic/trace-dir.js';
-import { flowSortKey, type MonitorFlowOutput } from './monitor.js';
+import { flowKeyText, type MonitorFlowOutput } from './monitor.js';
 import { captures, referenceFlows } from '../../reference/stored.js';
 
 const traces = captures();
@@ -30,13 +30,13 @@ for (const trace of traces) {
     });
     t.is(report.packets.processed, report.packets.sent);
     t.is(report.packets.dropped, 0);
-    const got = new Map((report.outputs.flows as MonitorFlowOutput[]).map((f) => [flowSortKey(f), f]));
+    const got = new Map((report.outputs.flows as MonitorFlowOutput[]).map((f) => [flowKeyText(f), f]));
     const wrong: string[] = [];
     for (const e of expected) {
-      const g = got.get(flowSortKey(e));
-      if (!g) wrong.push(`missing ${flowSortKey(e)}`);
-      else if (g.packets !== e.packets || g.bytes !== e.bytes) wrong.push(`${flowSortKey(e)}: ${g.packets}/${g.bytes} != tshark ${e.packets}/${e.bytes}`);
-      got.delete(flowSortKey(e));
+      const g = got.get(flowKeyText(e));
+      if (!g) wrong.push(`missing ${flowKeyText(e)}`);
+      else if (g.packets !== e.packets || g.bytes !== e.bytes) wrong.push(`${flowKeyText(e)}: ${g.packets}/${g.bytes} != tshark ${e.packets}/${e.bytes}`);
+      got.delete(flowKeyText(e));
     }
     for (const k of got.keys()) wrong.push(`not in tshark: ${k}`);
     t.deepEqual(wrong.slice(0, 10), [], `${wrong.length} flows differ`);

@@ -5,7 +5,7 @@
  */
 import { PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN } from '../../flow/decode.js';
 import type { FlowKey } from '../../flow/key.js';
-import { ConfigError, type MbState, type MiddleboxDefinition, type PacketInput } from '../../shim/definition.js';
+import { compareByFields, ConfigError, type MbState, type MiddleboxDefinition, type OutputMerge, type PacketInput } from '../../shim/definition.js';
 import {
   type FlowRecord, flowCodec, type HostRecord, hostCodec, MAX_OS_HINTS, MAX_SERVICES, SENT_ACK, SENT_FIN, SENT_RST, SENT_SYN, SENT_SYNACK,
   type TcpState, type Totals, totalsCodec, unionBounded,
@@ -81,11 +81,34 @@ function addTo(list: string[], item: string, max: number): string[] {
   return list.includes(item) ? list : unionBounded(list, [item], max);
 }
 
+/** Flow records by key: one instance's list and the pool's merged list are in this order. */
+const FLOW_ORDER = ['proto', 'a.ip', 'a.port', 'b.ip', 'b.port'];
+const compareFlows = compareByFields(FLOW_ORDER);
+/** Host records by address, as a `keyed` merge orders them. */
+const compareHosts = compareByFields(['ip']);
+
+/**
+ * Across instances: flow records are per-flow state, each on one instance, so the pool's list is
+ * all of them. A host's record is split wherever its flows went (the monitor's key is `flow`);
+ * its parts add up, as a merge of the state would (see hostCodec.merge).
+ */
+const OUTPUTS: OutputMerge = {
+  flows: { merge: 'concat', orderBy: FLOW_ORDER },
+  hosts: {
+    merge: 'keyed', key: 'ip', fields: {
+      packetsOut: { merge: 'sum' }, packetsIn: { merge: 'sum' }, bytesOut: { merge: 'sum' }, bytesIn: { merge: 'sum' },
+      first: { merge: 'min' }, last: { merge: 'max' }, services: { merge: 'union', max: MAX_SERVICES }, os: { merge: 'union', max: MAX_OS_HINTS },
+    },
+  },
+  totals: { merge: 'record', fields: { packets: { merge: 'sum' }, bytes: { merge: 'sum' }, nonIpPackets: { merge: 'sum' }, flows: { merge: 'sum' } } },
+};
+
 export const monitor: MiddleboxDefinition<MonitorConfig, FlowRecord, HostRecord, Totals> = {
   type: 'monitor',
   description: 'flow meter and passive asset detection (per-flow counters, per-host services and OS hints)',
   partitionKey: 'flow',
   defaultConfig: { hosts: true },
+  outputs: OUTPUTS,
   parseConfig(values) {
     for (const k of Object.keys(values)) if (k !== 'hosts') throw new ConfigError(k, 'unknown setting for the monitor (known: hosts)');
     if (typeof values.hosts !== 'boolean') throw new ConfigError('hosts', `must be true or false, got ${JSON.stringify(values.hosts)}`);
@@ -166,7 +189,7 @@ export const monitor: MiddleboxDefinition<MonitorConfig, FlowRecord, HostRecord,
         flows.push(flowOutput(key, f));
       }
       flows.sort(compareFlows);
-      const hosts: MonitorHostOutput[] = [...state.groups.entries()].map(([ip, h]) => ({ ip, ...h })).sort((x, y) => (x.ip < y.ip ? -1 : x.ip > y.ip ? 1 : 0));
+      const hosts: MonitorHostOutput[] = [...state.groups.entries()].map(([ip, h]) => ({ ip, ...h })).sort(compareHosts);
       return { flows, hosts, totals: state.all };
     };
 
@@ -185,12 +208,7 @@ function flowOutput(key: FlowKey, f: FlowRecord): MonitorFlowOutput {
   };
 }
 
-export function flowSortKey(f: { proto: string; a: { ip: string; port: number }; b: { ip: string; port: number } }): string {
+/** A flow's key as one line of text ("tcp 10.0.0.1 1234 10.0.0.2 80"). */
+export function flowKeyText(f: { proto: string; a: { ip: string; port: number }; b: { ip: string; port: number } }): string {
   return `${f.proto} ${f.a.ip} ${f.a.port} ${f.b.ip} ${f.b.port}`;
-}
-
-function compareFlows(x: MonitorFlowOutput, y: MonitorFlowOutput): number {
-  const a = flowSortKey(x);
-  const b = flowSortKey(y);
-  return a < b ? -1 : a > b ? 1 : 0;
 }

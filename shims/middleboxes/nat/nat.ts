@@ -21,12 +21,12 @@ import { type Decoded, PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN 
 import { packetHash, type PartitionKeyKind } from '../../flow/hash.js';
 import type { FlowKey } from '../../flow/key.js';
 import type { WirePacket } from '../../protocol/packets.js';
-import type { MbState, MiddleboxDefinition, PacketInput } from '../../shim/definition.js';
+import { compareByFields, type MbState, type MiddleboxDefinition, type OutputMerge, type PacketInput } from '../../shim/definition.js';
 import { ipv4Number, ipv4String, isInside, NAT_DEFAULTS, type NatConfig, parseNatConfig } from './config.js';
 import { NatEgress } from './egress.js';
 import { TranslationIndex, timeoutOf } from './reservations.js';
 import { checksumsValid, rewriteSource } from './rewrite.js';
-import { type NatCounters, type NatFlow, natFlowCodec, type NatShared, natSharedCodec, noMultiFlowCodec, pairOf, type TcpState } from './state.js';
+import { COUNTER_NAMES, type NatCounters, type NatFlow, natFlowCodec, type NatShared, natSharedCodec, noMultiFlowCodec, pairOf, type TcpState } from './state.js';
 
 export interface NatEndpoint {
   ip: string;
@@ -147,6 +147,20 @@ function endpoint(key: FlowKey, side: 'a' | 'b'): NatEndpoint {
   return { ip: e.ip, port: e.port };
 }
 
+/**
+ * Live translations first, by protocol, then external address and port (the allocation table as
+ * it stands); then the expired ones in the same order, by the pair each held last.
+ */
+const TRANSLATION_ORDER = ['expired', 'proto', 'external.ip', 'external.port', 'internal.ip', 'internal.port', 'remote.ip', 'remote.port'];
+const compareTranslations = compareByFields(TRANSLATION_ORDER);
+
+/** Translations are per-flow state, each on one instance; the counters are per-instance tallies that add up. */
+const OUTPUTS: OutputMerge = {
+  translations: { merge: 'concat', orderBy: TRANSLATION_ORDER },
+  counters: { merge: 'record', fields: Object.fromEntries(COUNTER_NAMES.map((n) => [n, { merge: 'sum' }])) },
+  live: { merge: 'record', fields: { translations: { merge: 'sum' }, inboundFlows: { merge: 'sum' } } },
+};
+
 export const nat: MiddleboxDefinition<NatConfig, NatFlow, never, NatShared> = {
   type: 'nat',
   description: 'source NAT after iptables MASQUERADE with conntrack (per-flow translations whose external ports stay reserved across moves)',
@@ -154,6 +168,7 @@ export const nat: MiddleboxDefinition<NatConfig, NatFlow, never, NatShared> = {
   defaultConfig: NAT_DEFAULTS,
   parseConfig: parseNatConfig,
   poolConfig: natPoolConfig,
+  outputs: OUTPUTS,
   perFlow: natFlowCodec,
   multiFlow: noMultiFlowCodec,
   allFlows: natSharedCodec,
@@ -286,26 +301,22 @@ export const nat: MiddleboxDefinition<NatConfig, NatFlow, never, NatShared> = {
     const process = (input: PacketInput): void => out.emit(handle(input));
 
     const outputs = (): NatOutputs => {
-      const natted: { id: string; key: FlowKey; f: NatFlow }[] = [];
+      const translations: NatTranslationOutput[] = [];
       let liveTranslations = 0;
       let inboundFlows = 0;
-      for (const [id, { key, state: f }] of state.flows.entries()) {
+      for (const [, { key, state: f }] of state.flows.entries()) {
         if (f.mode === 'nat') {
-          natted.push({ id, key, f });
+          translations.push({
+            proto: key.proto === PROTO_TCP ? 'tcp' : 'udp', internal: endpoint(key, f.inside), external: { ip: ipv4String(f.extAddr), port: f.extPort },
+            remote: endpoint(key, f.inside === 'a' ? 'b' : 'a'), packetsOut: f.packetsOut, packetsIn: f.packetsIn, state: f.tcp, lastSeen: f.last,
+            expired: f.expired,
+          });
           if (!f.expired) liveTranslations++;
         } else if (!f.expired) {
           inboundFlows++;
         }
       }
-      // Live first, sorted by protocol, then external address and port (the allocation table as
-      // it stands); then the expired ones in the same order, by the pair each held last.
-      natted.sort((x, y) => Number(x.f.expired) - Number(y.f.expired) || (x.f.tcp === null ? 1 : 0) - (y.f.tcp === null ? 1 : 0)
-        || x.f.extAddr - y.f.extAddr || x.f.extPort - y.f.extPort || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0));
-      const translations = natted.map(({ key, f }): NatTranslationOutput => ({
-        proto: key.proto === PROTO_TCP ? 'tcp' : 'udp', internal: endpoint(key, f.inside), external: { ip: ipv4String(f.extAddr), port: f.extPort },
-        remote: endpoint(key, f.inside === 'a' ? 'b' : 'a'), packetsOut: f.packetsOut, packetsIn: f.packetsIn, state: f.tcp, lastSeen: f.last,
-        expired: f.expired,
-      }));
+      translations.sort(compareTranslations);
       return { translations, counters: { ...state.all.counters }, live: { translations: liveTranslations, inboundFlows } };
     };
 

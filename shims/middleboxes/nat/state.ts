@@ -126,7 +126,7 @@ function parsePairText(text: unknown): number {
   return pairKey(m[1] === 'tcp', ipv4Number(b, 0), port);
 }
 
-const COUNTER_NAMES = [
+export const COUNTER_NAMES = [
   'packets', 'translatedOut', 'returnHits', 'passedInbound', 'passedLocal', 'passedIpv6', 'passedNonIp', 'passedOtherProto',
   'passedNoPorts', 'portsExhausted', 'inputBadChecksums', 'translationsCreated', 'translationsExpired', 'translationsRevived',
   'inboundFlowsCreated', 'inboundFlowsExpired', 'inboundFlowsRevived',

@@ -7,7 +7,7 @@
  */
 import { PROTO_TCP } from '../../flow/decode.js';
 import { type FlowKey } from '../../flow/key.js';
-import type { MbState, MiddleboxDefinition, PacketInput } from '../../shim/definition.js';
+import { compareByFields, type MbState, type MiddleboxDefinition, type OutputMerge, type PacketInput } from '../../shim/definition.js';
 import type { ChunkCache } from './cache.js';
 import { Chunker } from './chunker.js';
 import { DEFAULT_CONFIG, parseReConfig, type ReConfig } from './config.js';
@@ -22,11 +22,19 @@ export interface ReFlowOutput extends FlowCounters {
   b: { ip: string; port: number };
 }
 
-function flowOrder(x: ReFlowOutput, y: ReFlowOutput): number {
-  const a = `${x.proto} ${x.a.ip} ${x.a.port} ${x.b.ip} ${x.b.port}`;
-  const b = `${y.proto} ${y.a.ip} ${y.a.port} ${y.b.ip} ${y.b.port}`;
-  return a < b ? -1 : a > b ? 1 : 0;
-}
+const FLOW_ORDER = ['proto', 'a.ip', 'a.port', 'b.ip', 'b.port'];
+const flowOrder = compareByFields(FLOW_ORDER);
+
+/**
+ * Across instances: flow counters are per-flow state and the totals their sums. Each instance has
+ * its own cache (a clone copied it, a merge united two): the pool reports the largest.
+ */
+const OUTPUTS: OutputMerge = {
+  payloadPackets: { merge: 'sum' }, bytesIn: { merge: 'sum' }, encodedBytes: { merge: 'sum' }, bytesSaved: { merge: 'sum' }, chunks: { merge: 'sum' }, hits: { merge: 'sum' },
+  cacheHitRatio: { merge: 'ratio', numerator: 'hits', denominator: 'chunks' },
+  cache: { merge: 'record', fields: { entries: { merge: 'max' }, bytes: { merge: 'max' }, limit: { merge: 'max' } } },
+  flows: { merge: 'concat', orderBy: FLOW_ORDER },
+};
 
 function flowOutput(key: FlowKey, f: FlowCounters): ReFlowOutput {
   return { proto: key.proto === PROTO_TCP ? 'tcp' : 'udp', a: key.a, b: key.b, ...f };
@@ -39,6 +47,7 @@ export const re: MiddleboxDefinition<ReConfig, FlowCounters, NoHostState, ChunkC
   // The chunk cache is knowledge every instance benefits from: new instances start with a copy.
   sharedAllFlows: true,
   defaultConfig: DEFAULT_CONFIG,
+  outputs: OUTPUTS,
   parseConfig: parseReConfig,
   perFlow: flowCodec,
   multiFlow: hostCodec,
