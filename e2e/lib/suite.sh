@@ -79,3 +79,12 @@ same_outputs() {
     fail "$2: the pool's outputs differ from the unscaled run's: $(cat "$WORK/compare.txt")"
   sed 's/^/    /' "$WORK/compare.txt"
 }
+
+# finish_replay: waits (at most TIMEOUT seconds) for the replay in REPLAY_PID to end, and fails
+# if it failed.
+finish_replay() {
+  replay_ended() { ! kill -0 "$REPLAY_PID" 2>/dev/null; }
+  wait_until "$TIMEOUT" "the replay finishes (a stalled switch would hold it)" replay_ended
+  wait "$REPLAY_PID" || fail "replay (see $WORK/replay.log)"
+  REPLAY_PID=""
+}

@@ -123,8 +123,7 @@ check_scaled 2
 TRAFFIC_DURING_SCALE=0
 kill -0 "$REPLAY_PID" 2>/dev/null && TRAFFIC_DURING_SCALE=1
 
-wait "$REPLAY_PID" || fail "replay (see $WORK/replay.log)"
-REPLAY_PID=""
+finish_replay
 SENT=$(sed -n 's/.*"sent":\([0-9]*\).*/\1/p' "$WORK/replay.out")
 ((TRAFFIC_DURING_SCALE)) && when="both scalings happened while traffic flowed" || when="the replay ended before the scale to 2 converged"
 pass "replay done: $(cat "$WORK/replay.out") ($when)"
@@ -136,7 +135,7 @@ EVENTS=$(k get events --field-selector involvedObject.kind=MiddleboxPool,reason=
 pass "$EVENTS OperationSucceeded events on the pool"
 
 # --- the outputs equal the unscaled run's ---------------------------------------------
-curl -sf "$HTTP/pools/$NS/$POOL/outputs" >"$WORK/outputs.json" || fail "GET /pools/$NS/$POOL/outputs"
+curl -sf -H "Authorization: Bearer $(cat "$WORK/secret")" "$HTTP/pools/$NS/$POOL/outputs" >"$WORK/outputs.json" || fail "GET /pools/$NS/$POOL/outputs"
 same_outputs "$WORK/outputs.json" "scaled 1 -> 3 -> 2"
 pass "outputs of the pool scaled 1 -> 3 -> 2 ($SENT packets) equal the unscaled run's"
 
@@ -161,7 +160,7 @@ wait_until "$TIMEOUT" "the user's StateOperation finishes" sop_phase
   fail "user move: $(k get sop migrate-server -o jsonpath='{.status.message}')"
 [[ $(k get sop migrate-server -o jsonpath='{.metadata.ownerReferences[0].name}') == "$POOL" ]] || fail "the pool did not adopt the user's StateOperation"
 pass "user StateOperation moved server $SERVER's flows $FROM -> $TO: $(k get sop migrate-server -o jsonpath='{.status.progress.flowsDone} flows, {.status.progress.bytes} bytes; {.status.message}')"
-curl -sf "$HTTP/pools/$NS/$POOL/outputs" >"$WORK/outputs-after-move.json" || fail "GET outputs after the move"
+curl -sf -H "Authorization: Bearer $(cat "$WORK/secret")" "$HTTP/pools/$NS/$POOL/outputs" >"$WORK/outputs-after-move.json" || fail "GET outputs after the move"
 same_outputs "$WORK/outputs-after-move.json" "after the user's move" >/dev/null
 pass "outputs still equal the unscaled run's after the user's move"
 
@@ -180,7 +179,7 @@ pass "its StateOperations were garbage-collected (ownerReferences)"
 if pgrep -f -- "--pool $NS/$POOL( |\$)" >/dev/null; then fail "instance processes of the pool are still running: $(pgrep -af -- "--pool $NS/$POOL")"; fi
 [[ -e $SWITCH ]] && fail "the pool's switch socket is still there"
 pass "every process of the pool stopped"
-curl -sf "$HTTP/pools/$NS/$POOL/outputs" >"$WORK/outputs-drained.json" || fail "GET the drained outputs"
+curl -sf -H "Authorization: Bearer $(cat "$WORK/secret")" "$HTTP/pools/$NS/$POOL/outputs" >"$WORK/outputs-drained.json" || fail "GET the drained outputs"
 same_outputs "$WORK/outputs-drained.json" "drained" >/dev/null
 pass "the drained state (everything merged into one instance before deletion) equals the unscaled run's outputs"
 

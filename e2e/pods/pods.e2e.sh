@@ -16,7 +16,8 @@
 # switch Pod while `kubectl scale` takes the pool 1 -> 3 -> 2, and at each step checks that
 # `kubectl get pods -l openmb.io/pool=monitor` lists exactly the pool's instances, Running and
 # Ready, owned by the pool (printing `kubectl get pods -o wide`), and that the scale-down deleted
-# the Pod whose state was merged away; compares the outputs with the reference; then deletes
+# the Pod whose state was merged away; compares the outputs with the reference; restarts the
+# operator (the Pods keep running and the new operator adopts them, outputs unchanged); deletes
 # one instance Pod while traffic flows (Degraded, InstanceLost event, lost flows in status, back
 # to Ready with a new Pod); and deletes the pool: drained, its Pods and StateOperations collected.
 #
@@ -107,15 +108,18 @@ port_free() { ! (exec 3<>"/dev/tcp/$CONTROLLER_HOST/$1") 2>/dev/null; }
 CONTROLLER_PORT=$((20000 + RANDOM % 20000))
 until port_free "$CONTROLLER_PORT"; do CONTROLLER_PORT=$((20000 + RANDOM % 20000)); done
 head -c 24 /dev/urandom | base64 >"$WORK/secret"
-"${OPENMB[@]}" operator --runtime pod --controller-listen "$CONTROLLER_HOST:$CONTROLLER_PORT" \
-  --controller-address "$CONTROLLER_HOST:$CONTROLLER_PORT" --image "$IMAGE" \
-  --secret-file "$WORK/secret" --http 127.0.0.1:0 --state-dir "$WORK/state" \
-  --namespace "$NS" --leader-elect --lease-namespace "$NS" >"$WORK/operator.log" 2>&1 &
-OPERATOR_PID=$!
+start_operator() {
+  "${OPENMB[@]}" operator --runtime pod --controller-listen "$CONTROLLER_HOST:$CONTROLLER_PORT" \
+    --controller-address "$CONTROLLER_HOST:$CONTROLLER_PORT" --image "$IMAGE" \
+    --secret-file "$WORK/secret" --http 127.0.0.1:0 --state-dir "$WORK/state" \
+    --namespace "$NS" --leader-elect --lease-namespace "$NS" >"$WORK/operator.log" 2>&1 &
+  OPERATOR_PID=$!
+  wait_until 60 "operator started" has_http
+  HTTP="http://$(http_address)"
+}
 http_address() { sed -n 's/^http \(.*\)$/\1/p' "$WORK/operator.log" | head -n 1; }
 has_http() { [[ -n $(http_address) ]]; }
-wait_until 60 "operator started" has_http
-HTTP="http://$(http_address)"
+start_operator
 pass "operator running (pid $OPERATOR_PID, Pod runtime, controller at $CONTROLLER_HOST:$CONTROLLER_PORT, $HTTP)"
 
 "${OPENMB[@]}" local --middlebox monitor --trace "$TRACE" --out "$WORK/reference" --rate 2000 >"$WORK/reference.log" 2>&1 ||
@@ -209,15 +213,30 @@ k get sop -o jsonpath='{range .items[?(@.spec.kind=="merge")]}{.spec.from[0]}{"\
 pass "the scale-down merged $GONE's state away, then deleted its Pod"
 TRAFFIC_DURING_SCALE=0
 kill -0 "$REPLAY_PID" 2>/dev/null && TRAFFIC_DURING_SCALE=1
-wait "$REPLAY_PID" || fail "replay (see $WORK/replay.log)"
-REPLAY_PID=""
+finish_replay
 ((TRAFFIC_DURING_SCALE)) && when="both scalings happened while traffic flowed" || when="the replay ended before the scale to 2 converged"
 pass "replay done: $(cat "$WORK/replay.out") ($when)"
 
 check_operations
-curl -sf "$HTTP/pools/$NS/$POOL/outputs" >"$WORK/outputs.json" || fail "GET /pools/$NS/$POOL/outputs"
+curl -sf -H "Authorization: Bearer $(cat "$WORK/secret")" "$HTTP/pools/$NS/$POOL/outputs" >"$WORK/outputs.json" || fail "GET /pools/$NS/$POOL/outputs"
 same_outputs "$WORK/outputs.json" "scaled 1 -> 3 -> 2 on Pods"
 pass "outputs of the pool scaled 1 -> 3 -> 2 on Pods equal the unscaled run's"
+
+# --- the operator restarts: the Pods keep running and the new operator adopts them ------------------
+pod_uids() { k get pods -o jsonpath='{range .items[*]}{.metadata.name}={.metadata.uid}{"\n"}{end}' | sort; }
+BEFORE=$(pod_uids)
+kill "$OPERATOR_PID"
+wait "$OPERATOR_PID" || true
+mv "$WORK/operator.log" "$WORK/operator-1.log"
+[[ $(pod_uids) == "$BEFORE" ]] || fail "the pool's Pods changed when the operator stopped"
+start_operator
+pass "operator restarted (pid $OPERATOR_PID) while the pool's Pods kept running"
+check_scaled 2
+[[ $(pod_uids) == "$BEFORE" ]] || fail "the new operator replaced Pods instead of adopting them: $(pod_uids)"
+grep -q 'adopted the instance Pods' "$WORK/operator.log" || fail "the new operator did not say it adopted the instance Pods"
+curl -sf -H "Authorization: Bearer $(cat "$WORK/secret")" "$HTTP/pools/$NS/$POOL/outputs" >"$WORK/outputs-adopted.json" || fail "GET outputs after the restart"
+same_outputs "$WORK/outputs-adopted.json" "after the operator restarted" >/dev/null
+pass "the new operator adopted the same Pods (switch and instances, same UIDs); the outputs still equal the unscaled run's"
 
 # --- an instance Pod deleted under traffic: failover, then a new Pod ------------------------------
 VICTIM=$(instances | head -n 1)
@@ -245,8 +264,7 @@ LOST=$(pool_field '{.status.lostFlows}')
 [[ $LOST =~ ^[0-9]+$ ]] && ((LOST > 0)) || fail "status.lostFlows should count the dead instance's flows, is '$LOST'"
 [[ $(pool_field '{.status.conditions[?(@.type=="Degraded")].status}') == False ]] || fail "still Degraded after the replacement"
 pass "back to Ready with a new Pod in place of $VICTIM ($(tr '\n' ' ' <<<"$(instances)")); status.lostFlows $LOST"
-wait "$REPLAY_PID" || fail "replay (see $WORK/replay.log)"
-REPLAY_PID=""
+finish_replay
 
 log "kubectl get mbp,sop -n $NS"
 k get mbp,sop -o wide | sed 's/^/    /'
