@@ -201,6 +201,7 @@ export interface MigrationOptimizations {
 
 export interface MigrationSpec {
   guarantee?: Guarantee;
+  /** Moves run at once, to different instances (operator/engine/pool.ts joinsWave). */
   concurrency?: number;
   optimizations?: MigrationOptimizations;
 }

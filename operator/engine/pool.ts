@@ -23,9 +23,33 @@ export interface PoolOptions {
   descriptor: MiddleboxDescriptor;
   guarantee: Guarantee;
   optimizations: Optimizations;
+  /** How many moves to different destinations may run at once (spec.migration.concurrency; default 1). */
+  concurrency?: number;
   log: Logger;
-  onOperation?: (s: OperationStatus) => void;
+  /** Progress of the operation a step runs (a move, clone or merge). */
+  onOperation?: (s: OperationStatus, step: Step) => void;
   onStep?: (step: Step, placement: Placement) => void;
+}
+
+/**
+ * Whether a move may run at once with the moves of `wave`: it goes to an instance none of them
+ * goes to or comes from, and it comes from none of their destinations. Their buckets are
+ * disjoint (a plan moves each bucket once), so each has its own flows, event rules and routes.
+ */
+export function joinsWave(wave: readonly Step[], step: Step, concurrency: number): boolean {
+  if (step.kind !== 'move' || wave.length === 0 || wave.length >= concurrency) return false;
+  return wave.every((w) => w.kind === 'move' && w.to !== step.to && w.from !== step.to && w.to !== step.from);
+}
+
+/** Steps in the order given, consecutive moves that may run at once together (see joinsWave). */
+export function waves(steps: readonly Step[], concurrency: number): Step[][] {
+  const out: Step[][] = [];
+  for (const step of steps) {
+    const last = out[out.length - 1];
+    if (last && joinsWave(last, step, concurrency)) last.push(step);
+    else out.push([step]);
+  }
+  return out;
 }
 
 export class PoolExecutor {
@@ -45,17 +69,26 @@ export class PoolExecutor {
     return this.router.partitioning.key === 'host' ? ['per-flow', 'multi-flow'] : ['per-flow'];
   }
 
+  /** Runs the steps in order, moves in waves (see waves); throws the first failure once its wave has ended. */
   async run(steps: Step[]): Promise<void> {
-    for (const step of steps) {
-      await this.execute(step);
-      this.placement = applyStep(this.placement, step);
-      for (let b = 0; b < this.placement.owner.length; b++) this.router.owner[b] = this.placement.owner[b];
-      this.o.onStep?.(step, this.placement);
+    for (const wave of waves(steps, this.o.concurrency ?? 1)) {
+      const failed = (await Promise.allSettled(wave.map((step) => this.runStep(step)))).find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
     }
   }
 
+  /** One step, with the others of its wave running beside it. */
+  async runStep(step: Step): Promise<void> {
+    await this.execute(step);
+    this.placement = applyStep(this.placement, step);
+    // Only what this step changed: another move of its wave may have re-routed its own buckets already.
+    const changed = step.kind === 'move' ? step.buckets : this.placement.owner.map((_, b) => b);
+    for (const b of changed) this.router.owner[b] = this.placement.owner[b];
+    this.o.onStep?.(step, this.placement);
+  }
+
   private async execute(step: Step): Promise<void> {
-    const onProgress = this.o.onOperation;
+    const onProgress = (s: OperationStatus) => this.o.onOperation?.(s, step);
     switch (step.kind) {
       case 'create': {
         await this.runtime.start(step.instance);
@@ -73,7 +106,7 @@ export class PoolExecutor {
         return;
       }
       case 'move': {
-        const s = await this.controller.move(step.from, step.to, this.router.bucketFilter(step.buckets), this.moveScopes(),
+        const s = await this.controller.move(step.from, step.to, this.router.unpinnedBucketFilter(step.buckets), this.moveScopes(),
           { guarantee: this.o.guarantee, optimizations: this.o.optimizations, onProgress });
         if (s.phase === 'Failed') throw new Error(`move of buckets ${step.buckets.join(',')} from ${step.from} to ${step.to} failed: ${s.error}`);
         return;

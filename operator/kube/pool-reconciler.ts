@@ -220,7 +220,7 @@ export class PoolReconciler {
     try {
       await this.writeStatus(pool, st, desired, steps.length);
       let left = steps.length;
-      for (const group of stepGroups(steps)) {
+      for (const group of stepGroups(steps, desired.concurrency)) {
         await this.runGroup(pool, st, desired, group, left);
         left -= group.length;
         const now = this.pools.get(st.key);
@@ -235,32 +235,38 @@ export class PoolReconciler {
     return { requeue: true }; // plan again: nothing left means Ready
   }
 
+  /** Runs a group's steps one after another, or a group of moves all at once (stepGroups), each move its own StateOperation. */
   private async runGroup(pool: MiddleboxPool, st: PoolState, desired: DesiredState, group: Step[], left: number): Promise<void> {
-    let tracker: OperationTracker | null = null;
+    const trackers = new Map<Step, OperationTracker>();
     const exec = new PoolExecutor(st.actual.placement, st.engine.controller, st.engine.router, st.engine.instances, {
       descriptor: liveDescriptor(st), guarantee: desired.guarantee, optimizations: desired.optimizations, log: this.log,
-      onOperation: (s: OperationStatus) => tracker?.progress(s),
+      onOperation: (s: OperationStatus, step) => trackers.get(step)?.progress(s),
       onStep: (_s, placement) => { st.actual = withPlacement(st.actual, placement); },
     });
-    for (const step of group) {
-      tracker = step.kind === 'move' || step.kind === 'clone' || step.kind === 'merge' ? await this.startOperation(pool, st, desired, step) : null;
-      if (step.kind === 'create') await this.event(pool, 'Normal', 'CreatingInstance', `starting instance ${step.instance} (${this.runtime.name} runtime)`);
-      st.opsInFlight = tracker ? 1 : 0;
-      try {
-        await exec.run([step]);
-      } catch (e) {
-        await tracker?.finish('Failed', (e as Error).message);
-        throw e;
+    const atOnce = group.every((s) => s.kind === 'move');
+    for (const batch of atOnce ? [group] : group.map((s) => [s])) {
+      for (const step of batch) {
+        if (step.kind === 'move' || step.kind === 'clone' || step.kind === 'merge') trackers.set(step, await this.startOperation(pool, st, desired, step));
+        if (step.kind === 'create') await this.event(pool, 'Normal', 'CreatingInstance', `starting instance ${step.instance} (${this.runtime.name} runtime)`);
       }
+      st.opsInFlight = batch.filter((step) => trackers.has(step)).length;
+      const results = await Promise.allSettled(batch.map((step) => exec.runStep(step)));
       st.opsInFlight = 0;
-      if (tracker) {
+      for (const [i, step] of batch.entries()) {
+        const r = results[i];
         const cloneOnly = step.kind === 'clone' && !liveDescriptor(st).sharedAllFlows;
-        await tracker.finish('Succeeded', cloneOnly ? `configuration cloned from ${step.from}; ${st.descriptor.type} keeps no shared all-flows state to copy` : undefined);
+        await trackers.get(step)?.finish(r.status === 'fulfilled' ? 'Succeeded' : 'Failed', r.status === 'rejected' ? (r.reason as Error).message
+          : cloneOnly ? `configuration cloned from ${step.from}; ${st.descriptor.type} keeps no shared all-flows state to copy` : undefined);
       }
-      if (step.kind === 'remove') await this.event(pool, 'Normal', 'RemovedInstance', `stopped instance ${step.instance} after its state was moved and merged away`);
-      if (step.kind === 'create') await this.event(pool, 'Normal', 'CreatedInstance', `instance ${step.instance} is connected`);
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+      for (const step of batch) {
+        if (step.kind === 'remove') await this.event(pool, 'Normal', 'RemovedInstance', `stopped instance ${step.instance} after its state was moved and merged away`);
+        if (step.kind === 'create') await this.event(pool, 'Normal', 'CreatedInstance', `instance ${step.instance} is connected`);
+      }
       await this.syncPins(st, desired);
-      await this.writeStatus(pool, st, desired, --left);
+      left -= batch.length;
+      await this.writeStatus(pool, st, desired, left);
     }
   }
 

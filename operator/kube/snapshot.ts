@@ -7,6 +7,7 @@ import { freeze, produce } from 'immer';
 import { DEFAULTS, type MiddleboxPool, type MiddleboxPoolStatus, type PartitionKey } from '../api/types.js';
 import type { Guarantee, Optimizations } from '../engine/operation.js';
 import { plan, PlanError, type Placement, type Step } from '../placement/plan.js';
+import { joinsWave } from '../engine/pool.js';
 import type { PinnedRoute } from '../routing/bucket-router.js';
 import type { FlowFilter } from '../../shims/flow/filter.js';
 
@@ -21,6 +22,8 @@ export interface DesiredState {
   pins: PinnedRoute[];
   guarantee: Guarantee;
   optimizations: Optimizations;
+  /** Moves to different destinations that may run at once. */
+  concurrency: number;
   /** New instances are named `${namePrefix}-${k}`. */
   namePrefix: string;
   deleting: boolean;
@@ -56,6 +59,7 @@ export function desiredState(pool: MiddleboxPool, defaultKey: PartitionKey): Des
     ...(p.inside && p.inside.length > 0 ? { inside: [...p.inside] } : {}),
     pins: (p.pins ?? []).map((pin) => ({ name: pin.name, filter: pin.filter as FlowFilter, instance: pin.instance })),
     guarantee: m.guarantee ?? DEFAULTS.guarantee,
+    concurrency: m.concurrency ?? DEFAULTS.concurrency,
     optimizations: {
       parallelPuts: o.parallelPuts ?? DEFAULTS.optimizations.parallelPuts,
       earlyRelease: o.earlyRelease ?? DEFAULTS.optimizations.earlyRelease,
@@ -133,15 +137,21 @@ export function diff(desired: DesiredState, actual: ActualState, extraPins: { na
   }
 }
 
-/** Steps that must run together: an instance's create and its clone; a leaving instance's merge and removal. */
-export function stepGroups(steps: Step[]): Step[][] {
+/**
+ * Steps that run together: an instance's create and its clone, a leaving instance's merge and
+ * removal (one after the other); up to `concurrency` moves in a row that may run at once (joinsWave).
+ */
+export function stepGroups(steps: Step[], concurrency = 1): Step[][] {
   const groups: Step[][] = [];
   for (let i = 0; i < steps.length; i++) {
     const s = steps[i];
     const next = steps[i + 1];
+    const last = groups[groups.length - 1];
     if ((s.kind === 'create' && next?.kind === 'clone' && next.to === s.instance) || (s.kind === 'merge' && next?.kind === 'remove' && next.instance === s.from)) {
       groups.push([s, next]);
       i++;
+    } else if (last && joinsWave(last, s, concurrency)) {
+      last.push(s);
     } else {
       groups.push([s]);
     }

@@ -163,6 +163,15 @@ test('diff plans from actual to desired; a deleting pool shrinks to one instance
   t.deepEqual(diff(d, actual(['web-0', 'web-0', 'web-1', 'web-1'])), [], 'converged');
 });
 
+test('stepGroups: moves to different destinations in a row form one group, up to spec.migration.concurrency', (t) => {
+  const d = desiredState(pool({ replicas: 3, partitioning: { buckets: 6 }, migration: { concurrency: 2 } }), 'flow');
+  t.is(d.concurrency, 2);
+  const steps = diff(d, actual(['web-0', 'web-0', 'web-0', 'web-0', 'web-0', 'web-0']));
+  t.deepEqual(stepGroups(steps, d.concurrency).map((g) => g.map((s) => (s.kind === 'move' ? `${s.from}>${s.to}` : s.kind))),
+    [['create', 'clone'], ['create', 'clone'], ['web-0>web-1', 'web-0>web-2']]);
+  t.deepEqual(stepGroups(steps).map((g) => g.length), [2, 2, 1, 1], 'one at a time by default');
+});
+
 test('diff: a pin on an instance the plan would not create does not block the plan', (t) => {
   const d = desiredState(pool({ replicas: 1, partitioning: { buckets: 4, pins: [{ name: 'p', filter: { tpDst: 1 }, instance: 'elsewhere' }] } }), 'flow');
   t.deepEqual(diff(d, actual(['web-0', 'web-0', 'web-0', 'web-0'])), []);

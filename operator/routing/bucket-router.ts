@@ -38,6 +38,15 @@ export class BucketRouter implements Routing {
     return { buckets: { key: p.key, of: p.buckets, ids: [...ids].sort((a, b) => a - b), ...(p.inside ? { inside: p.inside } : {}) } };
   }
 
+  /**
+   * What a move of these buckets carries: their flows but those a pin routes, whose state stays
+   * with the pin's instance, where their packets keep going whoever owns their bucket.
+   */
+  unpinnedBucketFilter(ids: number[]): FlowFilter {
+    const f = this.bucketFilter(ids);
+    return this.pins.length === 0 ? f : { ...f, except: this.pins.map((p) => p.filter) };
+  }
+
   /** The buckets an instance owns. */
   bucketsOf(instance: string): number[] {
     const ids: number[] = [];
@@ -62,11 +71,16 @@ export class BucketRouter implements Routing {
     await Promise.all(this.switches().map((s) => s.flowMod([{ op: 'replace-all', rules }])));
   }
 
-  /** Re-routes: a bucket filter of this partitioning changes owners; any other filter becomes a pin. */
+  /**
+   * Re-routes: a bucket filter of this partitioning changes owners (pinned flows left out of it
+   * keep their pins); any other filter becomes a pin.
+   */
   async route(filter: FlowFilter, instance: string): Promise<void> {
     const b = filter.buckets;
-    const keys = Object.keys(filter);
-    if (b && keys.length === 1 && b.key === this.partitioning.key && b.of === this.partitioning.buckets) {
+    const { except, ...rest } = filter;
+    const pinned = new Set(this.pins.map((p) => JSON.stringify(p.filter)));
+    const onlyPinsLeftOut = (except ?? []).every((e) => pinned.has(JSON.stringify(e)));
+    if (b && Object.keys(rest).length === 1 && onlyPinsLeftOut && b.key === this.partitioning.key && b.of === this.partitioning.buckets) {
       for (const id of b.ids) this.owner[id] = instance;
     } else {
       const name = JSON.stringify(filter);

@@ -141,3 +141,20 @@ test('two bucket filters splitting 8 buckets partition packets and flow keys ali
   t.false(isMatchAll(compileFilter({ buckets: { key: 'flow', of: 1, ids: [0] } })));
   t.true(isMatchAll(compileFilter({ bidirectional: true })));
 });
+
+test('except leaves out the packets and flows any of its filters matches, not hosts', (t) => {
+  const f: FlowFilter = { nwSrc: '10.0.0.0/8', bidirectional: true, except: [{ nwDst: '192.0.2.1', bidirectional: true }, { tpDst: 53 }] };
+  t.true(matches(f, tcp('10.0.0.1', '192.0.2.2', 1000, 80)));
+  t.false(matches(f, tcp('10.0.0.1', '192.0.2.1', 1000, 80)));
+  t.false(matches(f, tcp('192.0.2.1', '10.0.0.1', 80, 1000)), 'both directions of the excepted flow');
+  t.false(matches(f, tcp('10.0.0.1', '192.0.2.2', 1000, 53)));
+  const c = compileFilter(f);
+  const key = (b: string, port: number): FlowKey => packetFlow(tcp('10.0.0.1', b, 1000, port), decode(tcp('10.0.0.1', b, 1000, port)))!.key;
+  t.true(matchFlowKey(c, key('192.0.2.2', 80)));
+  t.false(matchFlowKey(c, key('192.0.2.1', 80)));
+  t.false(matchFlowKey(c, key('192.0.2.2', 53)));
+  t.true(matchHost(c, '10.0.0.1'), 'a host\'s state gathers excepted flows and others alike');
+  t.false(isMatchAll(compileFilter({ except: [{ tpDst: 53 }] })));
+  filterError(t, { except: { tpDst: 53 } }, 'filter.except', 'must be an array of filters');
+  filterError(t, { except: [{}, { tpDst: -1 }] }, 'filter.except[1].tpDst', 'out of range');
+});

@@ -26,6 +26,11 @@ export interface FlowFilter {
   inPort?: number;
   bidirectional?: boolean;
   buckets?: BucketSelector;
+  /**
+   * Leaves out the packets and flows any of these matches (a bucket move leaves out the flows that
+   * pins route); per-host state is not left out (see matchHost).
+   */
+  except?: FlowFilter[];
 }
 
 export class FilterError extends Error {
@@ -36,7 +41,7 @@ export class FilterError extends Error {
 }
 
 const PROTOCOL_NAMES: Record<string, number> = { icmp: 1, igmp: 2, tcp: 6, udp: 17, gre: 47, esp: 50, ah: 51, icmpv6: 58, sctp: 132 };
-const FILTER_FIELDS = new Set(['nwSrc', 'nwDst', 'tpSrc', 'tpDst', 'nwProto', 'dlType', 'vlan', 'inPort', 'bidirectional', 'buckets']);
+const FILTER_FIELDS = new Set(['nwSrc', 'nwDst', 'tpSrc', 'tpDst', 'nwProto', 'dlType', 'vlan', 'inPort', 'bidirectional', 'buckets', 'except']);
 
 export interface CompiledFilter {
   readonly spec: FlowFilter;
@@ -50,6 +55,7 @@ export interface CompiledFilter {
   readonly inPort: number;
   readonly bidirectional: boolean;
   readonly buckets: { key: PartitionKeyKind; of: number; ids: Set<number>; inside: Prefix[] } | null;
+  readonly except: readonly CompiledFilter[];
 }
 
 function integer(v: unknown, field: string, min: number, max: number, what: string): number {
@@ -93,10 +99,12 @@ export function compileFilter(raw: unknown, path = 'filter'): CompiledFilter {
     throw new FilterError(`${path}.bidirectional`, `must be true or false, got ${JSON.stringify(f.bidirectional)}`);
   }
   if (src && dst && src.bytes.length !== dst.bytes.length) throw new FilterError(`${path}.nwDst`, 'mixes IPv4 and IPv6 with nwSrc');
+  if (f.except !== undefined && !Array.isArray(f.except)) throw new FilterError(`${path}.except`, 'must be an array of filters');
   return {
     spec: f as FlowFilter, src, dst, tpSrc, tpDst, proto, dlType, vlan, inPort,
     bidirectional: f.bidirectional === true,
     buckets: f.buckets === undefined ? null : compileBuckets(f.buckets, `${path}.buckets`),
+    except: ((f.except ?? []) as unknown[]).map((e, i) => compileFilter(e, `${path}.except[${i}]`)),
   };
 }
 
@@ -132,6 +140,10 @@ const needsIp = (f: CompiledFilter) => f.src !== null || f.dst !== null || f.tpS
 
 /** Matches one packet as the switch sees it (directional unless `bidirectional`). */
 export function matchPacket(f: CompiledFilter, data: Uint8Array, d: Decoded, inPort: number): boolean {
+  return matchPacketFields(f, data, d, inPort) && !f.except.some((e) => matchPacket(e, data, d, inPort));
+}
+
+function matchPacketFields(f: CompiledFilter, data: Uint8Array, d: Decoded, inPort: number): boolean {
   if (f.inPort >= 0 && inPort !== f.inPort) return false;
   if (f.dlType >= 0 && d.dlType !== f.dlType) return false;
   if (f.vlan >= 0 && (d.vlans.length === 0 || d.vlans[0] !== f.vlan)) return false;
@@ -147,6 +159,10 @@ export function matchPacket(f: CompiledFilter, data: Uint8Array, d: Decoded, inP
  * may match; `vlan` and `inPort` describe where packets arrive, not flows, and are not consulted.
  */
 export function matchFlowKey(f: CompiledFilter, key: FlowKey): boolean {
+  return matchFlowKeyFields(f, key) && !f.except.some((e) => matchFlowKey(e, key));
+}
+
+function matchFlowKeyFields(f: CompiledFilter, key: FlowKey): boolean {
   if (f.proto >= 0 && key.proto !== f.proto) return false;
   const [a, b] = endpointBytes(key);
   if (f.dlType >= 0 && f.dlType !== (a.length === 4 ? ETH_IPV4 : ETH_IPV6)) return false;
@@ -158,6 +174,7 @@ export function matchFlowKey(f: CompiledFilter, key: FlowKey): boolean {
  * Matches multi-flow state kept per host. A host matches when it lies in either address prefix
  * (it may be either end of its flows). Under a `host` bucket key its bucket is exact; under
  * `flow` or `hostPair` keys a host's flows span buckets, so its state matches every bucket set.
+ * `except` leaves no host out: a host's state gathers flows that match it and flows that do not.
  */
 export function matchHost(f: CompiledFilter, ip: string): boolean {
   const bytes = parseIp(ip);
@@ -173,5 +190,5 @@ export function matchHost(f: CompiledFilter, ip: string): boolean {
 }
 
 export function isMatchAll(f: CompiledFilter): boolean {
-  return !needsIp(f) && f.dlType < 0 && f.vlan < 0 && f.inPort < 0;
+  return !needsIp(f) && f.dlType < 0 && f.vlan < 0 && f.inPort < 0 && f.except.length === 0;
 }
