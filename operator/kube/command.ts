@@ -11,6 +11,7 @@ import { PodRuntime } from './pod-runtime.js';
 import type { RuntimeProvider } from './runtime.js';
 import { ControllerServer } from '../engine/controller-server.js';
 import { formatAddress } from '../../shims/protocol/address.js';
+import { tlsFromOption } from '../../shims/protocol/tls.js';
 
 function hostPortOf(flag: string, example: string) {
   return (v: string): { host: string; port: number } => {
@@ -33,11 +34,13 @@ export function operatorCommand(): Command {
     .option('--controller-listen <host:port>', 'pod runtime: where the MB controller accepts instances and switches', hostPortOf('--controller-listen', '0.0.0.0:7100'), { host: '0.0.0.0', port: 7100 })
     .option('--controller-address <host:port>', 'pod runtime: the address Pods dial to reach the controller (a Service, or the node\'s address) (default: $OPENMB_CONTROLLER_ADDRESS)')
     .option('--image <image>', 'pod runtime: image of switch and instance Pods when a pool\'s spec.template names none (default: $OPENMB_IMAGE, else openmb:dev)')
+    .option('--tls-dir <dir>', 'pod runtime: mutual TLS on the controller endpoint, from a directory with ca.crt, tls.crt and tls.key (a mounted kubernetes.io/tls Secret; '
+      + 'the certificate must name DNS:openmb); every switch and instance Pod needs one from the same CA (default: $OPENMB_TLS_DIR)')
     .option('--pod-secret <name>', 'pod runtime: the Secret, in each pool\'s namespace, that gives its Pods the shared secret (created and kept current by the operator)', 'openmb-shared-secret')
     .option('--kubeconfig <file>', 'kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
     .option('--secret-file <path>', 'file holding the shared secret of switches, instances and traffic sources (default: $OPENMB_SECRET)')
     .option('--namespace <ns>', 'watch only this namespace (default: all)')
-    .option('--http <host:port>', 'serve /healthz and /pools/NAMESPACE/NAME/outputs here', hostPort)
+    .option('--http <host:port>', 'serve /healthz (open) and /pools/NAMESPACE/NAME/outputs (needs "Authorization: Bearer SECRET") here', hostPort)
     .option('--state-dir <dir>', 'logs of pool processes and drained outputs', join(tmpdir(), 'openmb-operator'))
     .option('--leader-elect', 'take a coordination.k8s.io Lease before reconciling (for more than one replica)')
     .option('--lease-namespace <ns>', 'namespace of the leader Lease', 'default')
@@ -61,7 +64,7 @@ Example:
     .action(async (o: {
       runtime: string; kubeconfig?: string; secretFile?: string; namespace?: string; http?: { host: string; port: number };
       stateDir: string; leaderElect?: boolean; leaseNamespace: string; leaseName: string; workers: number;
-      controllerListen: { host: string; port: number }; controllerAddress?: string; image?: string; podSecret: string;
+      controllerListen: { host: string; port: number }; controllerAddress?: string; image?: string; podSecret: string; tlsDir?: string;
     }) => {
       const log = createLogger('operator');
       const secret = loadSecret(o.secretFile);
@@ -72,7 +75,7 @@ Example:
         if (!controllerAddress) throw new InvalidArgumentError('--runtime pod needs --controller-address HOST:PORT (or $OPENMB_CONTROLLER_ADDRESS): where Pods reach the controller');
         hostPortOf('--controller-address', '10.96.0.20:7100')(controllerAddress);
         const server = new ControllerServer(secret, log.child({ component: 'controller' }));
-        const bound = await server.listen(o.controllerListen);
+        const bound = await server.listen(o.controllerListen, tlsFromOption(o.tlsDir));
         log.info({ listen: formatAddress(bound), advertised: controllerAddress }, 'MB controller listening for Pods');
         runtime = new PodRuntime({
           client, server, controllerAddress, image: o.image ?? process.env.OPENMB_IMAGE ?? 'openmb:dev', secret, secretName: o.podSecret, log,
@@ -81,7 +84,7 @@ Example:
         runtime = new ProcessRuntime({ secret, logDir: o.stateDir, log });
       }
       const operator = new Operator({
-        client, runtime, log, stateDir: o.stateDir, namespace: o.namespace, http: o.http, workers: o.workers,
+        client, runtime, log, secret, stateDir: o.stateDir, namespace: o.namespace, http: o.http, workers: o.workers,
         ...(o.leaderElect ? { leader: { namespace: o.leaseNamespace, name: o.leaseName } } : {}),
       });
       let stopping = false;

@@ -1,15 +1,17 @@
 /**
  * A small HTTP endpoint on loopback: health, the pools this operator runs, and each pool's merged
  * outputs (what one middlebox would report for all of the pool's traffic). After a pool is
- * deleted, its drained outputs stay available here.
+ * deleted, its drained outputs stay available here. Pool outputs are all of a pool's state, so
+ * everything but the health probes needs `Authorization: Bearer <shared secret>`.
  *
- *   GET /healthz                      ok, or 503 before the informers have synced
+ *   GET /healthz                      ok, or 503 before the informers have synced (open)
  *   GET /pools                        [{pool, switch, instances, placement owners}]
  *   GET /pools/NAMESPACE/NAME/outputs {outputs, duplicateFlows, drained?}
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../shims/log/logger.js';
+import { secretsEqual } from '../../shims/protocol/auth.js';
 import type { PoolRegistry } from './pool-reconciler.js';
 
 export interface HttpOptions {
@@ -18,6 +20,13 @@ export interface HttpOptions {
   registry: PoolRegistry;
   ready: () => boolean;
   log: Logger;
+  /** The shared secret, which callers present as a bearer token. */
+  secret: string;
+}
+
+function authorized(header: string | undefined, secret: string): boolean {
+  const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
+  return m !== null && secretsEqual(m[1].trim(), secret);
 }
 
 export async function serveHttp(o: HttpOptions): Promise<{ server: Server; address: string }> {
@@ -29,6 +38,11 @@ export async function serveHttp(o: HttpOptions): Promise<{ server: Server; addre
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (req.method !== 'GET') return send(405, 'only GET');
     if (url.pathname === '/healthz') return o.ready() ? send(200, 'ok') : send(503, 'not ready');
+    // Health probes (above) stay open for the kubelet; everything from here on needs the token.
+    if (!authorized(req.headers.authorization, o.secret)) {
+      res.setHeader('www-authenticate', 'Bearer');
+      return send(401, { error: 'unauthorized: send the shared secret as "Authorization: Bearer SECRET"' });
+    }
     if (url.pathname === '/pools') {
       return send(200, [...o.registry.states.values()].map((st) => ({
         pool: st.key, switch: st.engine.switchAddress, instances: st.actual.placement.instances, lastError: st.lastError ?? null,

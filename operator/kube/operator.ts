@@ -30,6 +30,8 @@ export interface OperatorOptions {
   namespace?: string;
   /** host:port for the HTTP endpoint; none when absent. */
   http?: { host: string; port: number };
+  /** The shared secret: the HTTP endpoint's bearer token for pool outputs. */
+  secret: string;
   leader?: LeaderOptions;
   workers?: number;
 }
@@ -53,7 +55,7 @@ export class Operator {
     const { client, log } = this.o;
     mkdirSync(this.o.stateDir, { recursive: true });
     if (this.o.http) {
-      const { server, address } = await serveHttp({ ...this.o.http, registry: this.registry, ready: () => this.synced, log });
+      const { server, address } = await serveHttp({ ...this.o.http, registry: this.registry, ready: () => this.synced, log, secret: this.o.secret });
       this.server = server;
       this.httpAddress = address;
       log.info({ http: address }, 'serving /healthz and /pools');
