@@ -160,7 +160,8 @@ export function acceptPeers(address: Address, secret: string, log: Logger, onPee
   let server: net.Server;
   if (o.tls) {
     server = tls.createServer(serverOptions(o.tls, HELLO_TIMEOUT_MS), onSocket);
-    server.on('tlsClientError', (err, socket) => log.warn({ remote: remoteName(socket), reason: err.message }, 'refused a peer in the TLS handshake'));
+    // A peer that hung up has no address left to log; pino leaves the field out.
+    server.on('tlsClientError', (err, socket) => log.warn({ remote: socket.remoteAddress && `${socket.remoteAddress}:${socket.remotePort}`, reason: err.message.trim() }, 'refused a peer in the TLS handshake'));
   } else {
     if ('host' in address && !isLoopback(address.host)) log.warn({ listen: formatAddress(address) }, 'listening without TLS off loopback: shared secrets cross the network in clear text');
     server = net.createServer(onSocket);
@@ -197,7 +198,8 @@ export function connectPeer(address: Address, who: Omit<Hello, 'type'>, log: Log
     const socket = o.tls ? connectTls(address, o.tls) : net.connect(connectOptions(address));
     const peer = new Peer(socket, log, o.maxFrame);
     const fail = (why: string) => reject(new Error(`${formatAddress(address)}: ${why}`));
-    const onClose = (reason: string) => fail(reason);
+    const onClose = (reason: string) => fail(!o.tls && reason === 'peer closed the connection'
+      ? `${reason} before answering the hello (a TLS listener closes plain peers: does it need --tls-dir?)` : reason);
     peer.once('close', onClose);
     // Over TLS the secret goes only to a listener whose certificate has been verified.
     socket.once(o.tls ? 'secureConnect' : 'connect', () => peer.send({ type: 'hello', ...who }));

@@ -87,7 +87,7 @@ test.serial('a plain TCP peer is refused in the handshake, before its hello is r
   t.false(admitted.includes('plain'));
   t.true(warnings.some((w) => w.includes('refused a peer in the TLS handshake')));
   t.false(warnings.some((w) => w.includes('hello')), 'the hello was never parsed');
-  await t.throwsAsync(connectPeer(address, { secret: SECRET, role: 'mb', name: 'plain-2' }, silentLogger));
+  await t.throwsAsync(connectPeer(address, { secret: SECRET, role: 'mb', name: 'plain-2' }, silentLogger), { message: /a TLS listener closes plain peers: does it need --tls-dir\?/ });
   t.false(admitted.includes('plain-2'));
   await goodPeerWorks(t, 'good-1');
 });
