@@ -27,11 +27,10 @@ import type { PoolEngine, RuntimeProvider } from './runtime.js';
 import {
   confirm, desiredState, diff, recordedActual, stepGroups, withPlacement, type ActualState, type DesiredState, type InstanceLoad,
 } from './snapshot.js';
-import { operationStatus, POOL_LABEL, poolStatus, sameStatus } from './status.js';
+import { POOL_LABEL } from './labels.js';
+import { operationStatus, poolStatus, sameStatus } from './status.js';
 
 export const FINALIZER = 'openmb.io/drain';
-/** Where traffic sources send the pool's packets (the CRD's status has no field for it). */
-export const SWITCH_ANNOTATION = 'openmb.io/switch';
 /** How often a converged pool's status (instance load) is refreshed. */
 export const RESYNC_MS = 15_000;
 
@@ -47,6 +46,8 @@ export interface PoolState {
   userPins: PinnedRoute[];
   appliedPins: string;
   lastError?: string;
+  /** Instances that died since the pool last converged (Degraded until they are replaced). */
+  lost: string[];
   opsInFlight: number;
   nextOp: number;
 }
@@ -80,7 +81,7 @@ export class PoolRegistry {
   }
 
   async stopAll(): Promise<void> {
-    await Promise.all([...this.states.values()].map((st) => st.engine.stop().catch(() => {})));
+    await Promise.all([...this.states.values()].map((st) => st.engine.detach().catch(() => {})));
     this.states.clear();
   }
 }
@@ -116,10 +117,9 @@ export class PoolReconciler {
       st = undefined;
     }
     st ??= await this.open(pool, descriptor, desired);
-    if (!(pool.metadata.finalizers ?? []).includes(FINALIZER) || pool.metadata.annotations?.[SWITCH_ANNOTATION] !== st.engine.switchAddress) {
-      pool = await this.client.applyPoolMetadata(pool.metadata.namespace!, pool.metadata.name, {
-        finalizers: [FINALIZER], annotations: { [SWITCH_ANNOTATION]: st.engine.switchAddress },
-      });
+    st.engine.spec.resource = pool;
+    if (!(pool.metadata.finalizers ?? []).includes(FINALIZER)) {
+      pool = await this.client.applyPoolMetadata(pool.metadata.namespace!, pool.metadata.name, { finalizers: [FINALIZER] });
     }
     const state = st;
     return state.lock.run(() => this.converge(pool, state, desired));
@@ -128,7 +128,7 @@ export class PoolReconciler {
   private async open(pool: MiddleboxPool, descriptor: MiddleboxDescriptor, desired: DesiredState): Promise<PoolState> {
     const key = objectKey(pool);
     const engine = await this.runtime.open({
-      pool: key, mbType: desired.mbType, config: desired.config,
+      pool: key, resource: pool, mbType: desired.mbType, config: desired.config,
       partitioning: { key: desired.key, buckets: desired.buckets, ...(desired.inside ? { inside: desired.inside } : {}) },
     });
     // Operation names continue after those the pool already has (an operator restart).
@@ -140,7 +140,7 @@ export class PoolReconciler {
     }
     // The placement recorded in status before a restart: confirmActual finds out what still runs.
     const st: PoolState = {
-      key, descriptor, engine, actual: recordedActual(pool.status, desired.buckets), lock: new Mutex(), userPins: [], appliedPins: '[]', opsInFlight: 0, nextOp: next,
+      key, descriptor, engine, actual: recordedActual(pool.status, desired.buckets), lock: new Mutex(), userPins: [], appliedPins: '[]', lost: [], opsInFlight: 0, nextOp: next,
     };
     this.registry.states.set(key, st);
     this.log.info({ pool: key, switch: engine.switchAddress, runtime: this.runtime.name, recorded: st.actual.placement.instances }, 'pool engine started');
@@ -166,13 +166,15 @@ export class PoolReconciler {
       const c = await s.stats().catch(() => null);
       if (c) live.set(name, { ready: true, packets: c.packetsProcessed, flows: c.entries['per-flow'] });
     }));
+    const lostBefore = st.actual.lostFlows;
     const { actual, lost } = confirm(st.actual, live, (name) => st.engine.retired.get(name)?.entries['per-flow'] ?? st.actual.load[name]?.flows ?? 0);
     st.actual = actual;
     if (lost.length > 0) {
       this.log.warn({ pool: st.key, lost }, 'instances are gone; their buckets go to the survivors');
+      st.lost.push(...lost);
       st.actual.placement.owner.forEach((o, b) => { st.engine.router.owner[b] = o; });
       if (actual.placement.instances.length > 0) await st.engine.router.apply();
-      await this.event(pool, 'Warning', 'InstanceLost', `instance${lost.length > 1 ? 's' : ''} ${lost.join(', ')} stopped unexpectedly; their flows' state is lost`);
+      await this.event(pool, 'Warning', 'InstanceLost', `instance${lost.length > 1 ? 's' : ''} ${lost.join(', ')} stopped unexpectedly; the state of ${actual.lostFlows - lostBefore} flows is lost and their buckets went to the survivors`);
     }
   }
 
@@ -180,7 +182,9 @@ export class PoolReconciler {
     const load: Record<string, InstanceLoad> = {};
     await Promise.all(st.actual.placement.instances.map(async (name) => {
       const c = await st.engine.session(name)?.stats().catch(() => null);
-      load[name] = c ? { ready: true, packets: c.packetsProcessed, flows: c.entries['per-flow'] } : { ready: false, packets: 0, flows: 0 };
+      // An instance not connected keeps its last known load: if it is gone, those are the flows it lost.
+      const last = st.actual.load[name];
+      load[name] = c ? { ready: true, packets: c.packetsProcessed, flows: c.entries['per-flow'] } : { ready: false, packets: last?.packets ?? 0, flows: last?.flows ?? 0 };
     }));
     st.actual = { ...st.actual, load };
   }
@@ -201,7 +205,8 @@ export class PoolReconciler {
     const previous = this.pools.get(st.key)?.status ?? pool.status;
     const status = poolStatus({
       name: pool.metadata.name, generation: desired.generation, desiredReplicas: desired.deleting ? 0 : desired.replicas, key: desired.key,
-      actual: st.actual, pendingSteps, operationsInFlight: st.opsInFlight, deleting: desired.deleting, error: st.lastError, previous, now: new Date(),
+      actual: st.actual, pendingSteps, operationsInFlight: st.opsInFlight, deleting: desired.deleting, error: st.lastError, lost: st.lost, previous, now: new Date(),
+      switch: { address: st.engine.switchAddress, ...(st.engine.switchPod ? { pod: st.engine.switchPod } : {}) },
     });
     if (previous && sameStatus(status, previous)) return;
     await this.client.applyPoolStatus(pool.metadata.namespace!, pool.metadata.name, status);
@@ -213,6 +218,7 @@ export class PoolReconciler {
     const steps = diff(desired, st.actual, st.userPins);
     if (steps.length === 0) {
       st.lastError = undefined;
+      st.lost = [];
       await this.writeStatus(pool, st, desired, 0);
       return { requeueAfter: RESYNC_MS };
     }
