@@ -1,6 +1,7 @@
 /** The merge of instances' outputs by a descriptor's rules, rule by rule, and what it refuses. */
 import test from 'ava';
 import { middleboxDescriptor, type OutputMerge } from '../../shims/protocol/descriptor.js';
+import { hello } from '../../shims/protocol/messages.js';
 import { MergeError, mergeOutputs } from './merged-outputs.js';
 
 const RULES: OutputMerge = {
@@ -62,4 +63,13 @@ test('a descriptor is validated: unknown rules and fields are refused, with thei
   t.deepEqual(bad.error?.issues[0].path, ['outputs', 'a', 'fields', 'b', 'merge']);
   t.false(middleboxDescriptor.safeParse({ ...base, partitionKey: 'port', outputs: {} }).success);
   t.false(middleboxDescriptor.safeParse({ ...base, outputs: { a: { merge: 'concat', orderBy: [] } } }).success);
+});
+
+test('an instance\'s hello carries its descriptor; one the operator cannot read is dropped, the hello stands', (t) => {
+  const descriptor = { type: 'x', description: '', partitionKey: 'host', sharedAllFlows: true, defaultConfig: { a: 1 }, outputs: RULES };
+  const base = { type: 'hello', secret: 's', role: 'mb', name: 'x-0', pool: 'p', mbType: 'x' };
+  t.deepEqual(hello.parse({ ...base, descriptor }).descriptor, descriptor);
+  const other = hello.safeParse({ ...base, descriptor: { ...descriptor, outputs: { a: { merge: 'median' } } } });
+  t.true(other.success);
+  t.is(other.data?.descriptor, undefined);
 });

@@ -59,8 +59,12 @@ export const hello = z.object({
   name: z.string().min(1).max(253),
   pool: z.string().optional(),
   mbType: z.string().optional(),
-  /** An instance's: what the operator needs to know of its middlebox. */
-  descriptor: middleboxDescriptor.optional(),
+  /**
+   * An instance's: what the operator needs to know of its middlebox. One this side cannot read
+   * (another version's) is dropped rather than refusing the instance: the operator then goes by
+   * the descriptor it asked for before the instance ran.
+   */
+  descriptor: middleboxDescriptor.optional().catch(undefined),
 });
 export type Hello = z.infer<typeof hello>;
 
