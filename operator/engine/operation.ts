@@ -32,6 +32,8 @@ export interface Optimizations {
 
 export const ALL_OPTIMIZATIONS: Optimizations = { parallelPuts: true, earlyRelease: true, lateLocking: true };
 export const NO_OPTIMIZATIONS: Optimizations = { parallelPuts: false, earlyRelease: false, lateLocking: false };
+/** How long a loss-free move waits, after its route change, for the source to receive what the switch sent it. */
+const DRAIN_DEADLINE_MS = 30_000;
 
 export type OperationKind = 'move' | 'clone' | 'merge';
 export type Phase = 'Pending' | 'Running' | 'Succeeded' | 'Failed';
@@ -203,9 +205,13 @@ export class Operation {
       this.held = [];
       this.heldByFlow.clear();
       this.forward(rest);
+      const deadline = Date.now() + DRAIN_DEADLINE_MS;
       for (;;) {
         const s = await src.stats();
         if (s.packetsReceived >= sentToSource) break;
+        if (Date.now() > deadline) {
+          throw new Error(`source ${src.instance} received ${s.packetsReceived} of the ${sentToSource} packets the switch sent it within ${DRAIN_DEADLINE_MS} ms of the route change`);
+        }
         await new Promise((r) => setTimeout(r, 2));
       }
       t.drained = Date.now();

@@ -59,6 +59,8 @@ export const hello = z.object({
   name: z.string().min(1).max(253),
   pool: z.string().optional(),
   mbType: z.string().optional(),
+  /** Set once per process of an instance: the switch counts what it forwards per incarnation, not per name. */
+  incarnation: z.string().max(64).optional(),
   /**
    * An instance's: what the operator needs to know of its middlebox. One this side cannot read
    * (another version's) is dropped rather than refusing the instance: the operator then goes by

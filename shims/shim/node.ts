@@ -14,6 +14,7 @@ import type { Logger } from '../log/logger.js';
 import type { AnyMiddlebox } from './definition.js';
 import { describe, poolInstanceConfig } from './descriptor.js';
 import { MiddleboxInstance } from './runtime.js';
+import { randomUUID } from 'node:crypto';
 
 export interface MiddleboxNodeOptions {
   def: AnyMiddlebox;
@@ -104,7 +105,9 @@ export function startMiddleboxNode(o: MiddleboxNodeOptions): MiddleboxNode {
       flush();
     });
   }, { tls: o.tls });
-  const dataLink = keepConnected(o.switchAddress, { secret: o.secret, role: 'mb-data', name: o.instance }, o.log, (peer) => {
+  // A new process under an old name (a replaced Pod) must not inherit the old one's counts at the switch.
+  const incarnation = randomUUID();
+  const dataLink = keepConnected(o.switchAddress, { secret: o.secret, role: 'mb-data', name: o.instance, incarnation }, o.log, (peer) => {
     o.log.info({ instance: o.instance }, 'connected to switch');
     peer.onPacketBatch('packet', (packets) => {
       for (const p of packets) mb.receive(p);

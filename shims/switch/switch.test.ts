@@ -1,7 +1,8 @@
 /**
  * The steering switch over real sockets, when an instance dies: packets queued for it are
  * dropped (and counted) once no rule routes to it, rather than handed to a later instance of
- * the same name; and sources that its full buffer paused are resumed when it goes.
+ * the same name; a new process under its name starts its forwarded count from 0; and sources
+ * that its full buffer paused are resumed when it goes.
  */
 import test from 'ava';
 import { mkdtempSync } from 'node:fs';
@@ -25,8 +26,8 @@ async function setUp(t: { teardown(f: () => void): void }) {
   await sw.start();
   const session = await server.pool('p').waitForSwitch('switch');
   const peers: Peer[] = [];
-  const dial = async (role: 'mb-data' | 'source', name: string) => {
-    const p = await connectPeer(listen, { secret: SECRET, role, name }, silentLogger);
+  const dial = async (role: 'mb-data' | 'source', name: string, incarnation?: string) => {
+    const p = await connectPeer(listen, { secret: SECRET, role, name, ...(incarnation ? { incarnation } : {}) }, silentLogger);
     peers.push(p);
     return p;
   };
@@ -84,4 +85,24 @@ test('sources paused by an instance\'s full buffer resume when that instance die
   slow.socket.destroy();
   const acked = await Promise.race([barrier(source, 7).then(() => true), sleep(10_000).then(() => false)]);
   t.true(acked, 'the switch reads the source again');
+});
+
+test('a new process under an instance\'s name starts its forwarded count afresh; a reconnect of the same one does not', async (t) => {
+  const { session, dial, routeAll } = await setUp(t);
+  const sendAndWait = async (source: Peer, n: number, id: number) => {
+    source.sendFrame(encodePacketBatch(Array.from({ length: n }, (_, i) => packet(i))));
+    await barrier(source, id);
+  };
+  await routeAll('m0');
+  const source = await dial('source', 'replay');
+  const first = await dial('mb-data', 'm0', 'process-a');
+  await sendAndWait(source, 5, 1);
+  first.close('network blip');
+  await sleep(50);
+  await dial('mb-data', 'm0', 'process-a');
+  await sendAndWait(source, 3, 2);
+  t.is((await session.stats()).forwarded.m0, 8, 'the same process reconnected: counts go on');
+  await dial('mb-data', 'm0', 'process-b');
+  await sendAndWait(source, 4, 3);
+  t.is((await session.stats()).forwarded.m0, 4, 'a new process: counted from 0');
 });

@@ -30,6 +30,8 @@ interface Output {
   batch: WirePacket[];
   /** Packets waiting for the instance to (re)connect. */
   waiting: WirePacket[];
+  /** The instance process last connected under this name. */
+  incarnation?: string;
 }
 
 export interface SwitchOptions {
@@ -72,7 +74,7 @@ export class SteeringSwitch {
   async start(): Promise<Server> {
     this.server = await acceptPeers(this.o.listen, this.o.secret, this.o.log, (peer, hello) => {
       if (hello.role === 'source') this.addSource(peer);
-      else if (hello.role === 'mb-data') this.addInstance(peer, hello.name);
+      else if (hello.role === 'mb-data') this.addInstance(peer, hello.name, hello.incarnation);
       else if (hello.role === 'sink') this.addSink(peer);
       else if (hello.role === 'controller') this.addController(peer);
       else peer.close(`role "${hello.role}" does not connect to a switch`);
@@ -103,8 +105,13 @@ export class SteeringSwitch {
     });
   }
 
-  private addInstance(peer: Peer, name: string): void {
+  private addInstance(peer: Peer, name: string, incarnation?: string): void {
     const out = this.output(name);
+    // Counts are compared with what the instance says it received: a new process starts from 0.
+    if (incarnation !== out.incarnation) {
+      if (out.incarnation !== undefined) this.forwarded.set(name, 0);
+      out.incarnation = incarnation;
+    }
     if (out.peer && !out.peer.isClosed) out.peer.close('replaced by a new connection for the same instance');
     out.peer = peer;
     this.o.log.info({ instance: name }, 'instance connected');
