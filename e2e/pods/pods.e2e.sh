@@ -185,8 +185,19 @@ SWITCH_POD=$(pool_field '{.status.switch.pod}')
 [[ $(pool_field '{.status.selector}') == "openmb.io/pool=$POOL,openmb.io/role=instance" ]] || fail "status.selector: $(pool_field '{.status.selector}')"
 pass "switch Pod $SWITCH_POD at $SWITCH; selector $(pool_field '{.status.selector}')"
 
+# Traffic reaches the switch Pod over mutual TLS, with the certificate the operator put in the pool's namespace.
+mkdir -p "$WORK/tls"
+for f in ca.crt tls.crt tls.key; do
+  k get secret openmb-tls -o jsonpath="{.data.${f//./\\.}}" | base64 -d >"$WORK/tls/$f" || fail "reading $f of Secret openmb-tls"
+done
+chmod 600 "$WORK/tls/tls.key"
+plain_refused() {
+  ! OPENMB_SECRET="$(cat "$WORK/secret")" timeout 20 "${OPENMB[@]}" replay --trace "$TRACE" --switch "$SWITCH" >"$WORK/plain.out" 2>&1
+}
+plain_refused || fail "a replay without TLS was let into the switch Pod"
+pass "the switch Pod refuses a source without TLS ($(tail -n 1 "$WORK/plain.out" | cut -c1-120))"
 replay() {
-  OPENMB_SECRET="$(cat "$WORK/secret")" "${OPENMB[@]}" replay --trace "$TRACE" --switch "$SWITCH" --rate "$1" \
+  OPENMB_SECRET="$(cat "$WORK/secret")" "${OPENMB[@]}" replay --trace "$TRACE" --switch "$SWITCH" --tls-dir "$WORK/tls" --rate "$1" \
     >"$WORK/replay.out" 2>"$WORK/replay.log" &
   REPLAY_PID=$!
   log "replaying $(basename "$TRACE") at $1 packets/s from this machine into the switch Pod"

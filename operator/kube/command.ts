@@ -12,6 +12,7 @@ import type { RuntimeProvider } from './runtime.js';
 import { ControllerServer } from '../engine/controller-server.js';
 import { formatAddress } from '../../shims/protocol/address.js';
 import { tlsFromOption } from '../../shims/protocol/tls.js';
+import { ensureTlsSecret } from './certificates.js';
 
 function hostPortOf(flag: string, example: string) {
   return (v: string): { host: string; port: number } => {
@@ -34,8 +35,9 @@ export function operatorCommand(): Command {
     .option('--controller-listen <host:port>', 'pod runtime: where the MB controller accepts instances and switches', hostPortOf('--controller-listen', '0.0.0.0:7100'), { host: '0.0.0.0', port: 7100 })
     .option('--controller-address <host:port>', 'pod runtime: the address Pods dial to reach the controller (a Service, or the node\'s address) (default: $OPENMB_CONTROLLER_ADDRESS)')
     .option('--image <image>', 'pod runtime: image of switch and instance Pods when a pool\'s spec.template names none (default: $OPENMB_IMAGE, else openmb:dev)')
-    .option('--tls-dir <dir>', 'pod runtime: mutual TLS on the controller endpoint, from a directory with ca.crt, tls.crt and tls.key (a mounted kubernetes.io/tls Secret; '
-      + 'the certificate must name DNS:openmb); every switch and instance Pod needs one from the same CA (default: $OPENMB_TLS_DIR)')
+    .option('--tls-dir <dir>', 'pod runtime: the operator\'s TLS material, a directory with ca.crt, tls.crt and tls.key (a mounted kubernetes.io/tls Secret; '
+      + 'the certificate must name DNS:openmb) (default: $OPENMB_TLS_DIR, else the Secret --tls-secret in --lease-namespace, made when absent)')
+    .option('--tls-secret <name>', 'pod runtime: the kubernetes.io/tls Secret, in each pool\'s namespace, mounted into its Pods (made from the operator\'s CA when absent)', 'openmb-tls')
     .option('--pod-secret <name>', 'pod runtime: the Secret, in each pool\'s namespace, that gives its Pods the shared secret (created and kept current by the operator)', 'openmb-shared-secret')
     .option('--kubeconfig <file>', 'kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
     .option('--secret-file <path>', 'file holding the shared secret of switches, instances and traffic sources (default: $OPENMB_SECRET)')
@@ -64,7 +66,7 @@ Example:
     .action(async (o: {
       runtime: string; kubeconfig?: string; secretFile?: string; namespace?: string; http?: { host: string; port: number };
       stateDir: string; leaderElect?: boolean; leaseNamespace: string; leaseName: string; workers: number;
-      controllerListen: { host: string; port: number }; controllerAddress?: string; image?: string; podSecret: string; tlsDir?: string;
+      controllerListen: { host: string; port: number }; controllerAddress?: string; image?: string; podSecret: string; tlsDir?: string; tlsSecret: string;
     }) => {
       const log = createLogger('operator');
       const secret = loadSecret(o.secretFile);
@@ -74,11 +76,14 @@ Example:
         const controllerAddress = o.controllerAddress ?? process.env.OPENMB_CONTROLLER_ADDRESS;
         if (!controllerAddress) throw new InvalidArgumentError('--runtime pod needs --controller-address HOST:PORT (or $OPENMB_CONTROLLER_ADDRESS): where Pods reach the controller');
         hostPortOf('--controller-address', '10.96.0.20:7100')(controllerAddress);
+        // Pods talk across a network: always mutual TLS, from the operator's own material or a Secret it keeps.
+        const tls = tlsFromOption(o.tlsDir) ?? await ensureTlsSecret(client, o.leaseNamespace, o.tlsSecret);
         const server = new ControllerServer(secret, log.child({ component: 'controller' }));
-        const bound = await server.listen(o.controllerListen, tlsFromOption(o.tlsDir));
-        log.info({ listen: formatAddress(bound), advertised: controllerAddress }, 'MB controller listening for Pods');
+        const bound = await server.listen(o.controllerListen, tls);
+        log.info({ listen: formatAddress(bound), advertised: controllerAddress }, 'MB controller listening for Pods (mutual TLS)');
         runtime = new PodRuntime({
-          client, server, controllerAddress, image: o.image ?? process.env.OPENMB_IMAGE ?? 'openmb:dev', secret, secretName: o.podSecret, log,
+          client, server, controllerAddress, image: o.image ?? process.env.OPENMB_IMAGE ?? 'openmb:dev', secret, secretName: o.podSecret,
+          tls, tlsSecretName: o.tlsSecret, log,
         });
       } else {
         runtime = new ProcessRuntime({ secret, logDir: o.stateDir, log });

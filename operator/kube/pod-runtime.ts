@@ -17,6 +17,8 @@ import { BucketRouter } from '../routing/bucket-router.js';
 import type { SwitchSession } from '../routing/switch-session.js';
 import type { MbCounters } from '../../shims/protocol/messages.js';
 import type { Logger } from '../../shims/log/logger.js';
+import type { TlsMaterial } from '../../shims/protocol/tls.js';
+import { ensureTlsSecret } from './certificates.js';
 import type { KubeClient } from './client.js';
 import { PodApi, podFailure, podReady } from './pod-api.js';
 import { POOL_LABEL, ROLE_LABEL } from './labels.js';
@@ -35,6 +37,10 @@ export interface PodRuntimeOptions {
   secret: string;
   /** Name of the Secret, in each pool's namespace, that holds the shared secret for its Pods. */
   secretName: string;
+  /** The controller's TLS material: every pool's Pods get a Secret of the same CA. */
+  tls: TlsMaterial;
+  /** Name of the kubernetes.io/tls Secret, in each pool's namespace, mounted into its Pods. */
+  tlsSecretName: string;
   log: Logger;
   /** How long a Pod may take to become ready (image pull, scheduling). */
   startTimeoutMs?: number;
@@ -73,7 +79,7 @@ class PodPool implements PoolEngine {
   }
 
   context(): PodContext {
-    return { pool: this.spec.resource, image: this.o.image, controller: this.o.controllerAddress, secretName: this.o.secretName };
+    return { pool: this.spec.resource, image: this.o.image, controller: this.o.controllerAddress, secretName: this.o.secretName, tlsSecretName: this.o.tlsSecretName };
   }
 
   session(instance: string): MbSession | undefined {
@@ -148,8 +154,9 @@ export class PodRuntime implements RuntimeProvider {
     const ns = spec.resource.metadata.namespace!;
     const log = this.o.log.child({ pool: spec.pool });
     await this.pods.ensureSharedSecret(ns, this.o.secretName, this.o.secret);
+    await ensureTlsSecret(this.o.client, ns, this.o.tlsSecretName, this.o.tls);
     const sessions = this.o.server.pool(spec.pool);
-    const ctx: PodContext = { pool: spec.resource, image: this.o.image, controller: this.o.controllerAddress, secretName: this.o.secretName };
+    const ctx: PodContext = { pool: spec.resource, image: this.o.image, controller: this.o.controllerAddress, secretName: this.o.secretName, tlsSecretName: this.o.tlsSecretName };
     const name = switchPodName(spec.resource.metadata.name);
     let pod = await this.pods.get(ns, name);
     if (pod && (pod.metadata?.deletionTimestamp || podFailure(pod) !== null)) {

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { API_VERSION, type MiddleboxPool } from '../api/types.js';
 import { instanceSelector, POOL_LABEL } from './labels.js';
-import { instancePod, PROBE_PORT, switchPod } from './pods.js';
+import { instancePod, PROBE_PORT, switchPod, TLS_MOUNT } from './pods.js';
 
 const pool: MiddleboxPool = {
   apiVersion: API_VERSION, kind: 'MiddleboxPool',
@@ -11,7 +11,7 @@ const pool: MiddleboxPool = {
     template: { resources: { limits: { cpu: 1, memory: '256Mi' } }, nodeSelector: { disk: 'ssd' }, tolerations: [{ key: 'k', operator: 'Exists' }] },
   },
 };
-const ctx = { pool, image: 'openmb:dev', controller: '10.250.0.1:7100', secretName: 'openmb-shared-secret' };
+const ctx = { pool, image: 'openmb:dev', controller: '10.250.0.1:7100', secretName: 'openmb-shared-secret', tlsSecretName: 'openmb-tls' };
 
 /** Just enough of a label selector ("k=v,k=v") to check which Pods it selects. */
 const selects = (selector: string, labels: Record<string, string> = {}) =>
@@ -34,6 +34,10 @@ test('an instance Pod is owned by its pool, selected by its selector, and runs t
   t.deepEqual(p.spec?.nodeSelector, { disk: 'ssd' });
   t.is(p.spec?.restartPolicy, 'Never');
   t.deepEqual(c.env?.find((e) => e.name === 'OPENMB_SECRET')?.valueFrom?.secretKeyRef, { name: 'openmb-shared-secret', key: 'secret' });
+  // Every channel is mutual TLS from the pool's TLS Secret, mounted read-only.
+  t.is(c.args![c.args!.indexOf('--tls-dir') + 1], TLS_MOUNT);
+  t.like(c.volumeMounts?.find((m) => m.mountPath === TLS_MOUNT), { readOnly: true });
+  t.is(p.spec?.volumes?.find((v) => v.secret)?.secret?.secretName, 'openmb-tls');
 });
 
 test('the switch Pod is owned by the pool but not selected as an instance', (t) => {

@@ -16,6 +16,8 @@ export const PROBE_PORT = 8081;
 /** Where the shared secret Secret is read from, in each Pod's environment. */
 export const SECRET_KEY = 'secret';
 const NON_ROOT_UID = 65532;
+/** Where the TLS Secret is mounted in every Pod. */
+export const TLS_MOUNT = '/etc/openmb/tls';
 
 export interface PodContext {
   pool: MiddleboxPool;
@@ -25,6 +27,8 @@ export interface PodContext {
   controller: string;
   /** Name of the Secret (in the pool's namespace) holding the shared secret under SECRET_KEY. */
   secretName: string;
+  /** Name of the kubernetes.io/tls Secret (in the pool's namespace) every channel's TLS comes from. */
+  tlsSecretName: string;
 }
 
 export const switchPodName = (pool: string) => `${pool}-switch`;
@@ -34,7 +38,7 @@ function container(c: PodContext, name: string, args: string[], t: PodTemplateSp
     name,
     image: t.image ?? c.image,
     imagePullPolicy: t.imagePullPolicy ?? DEFAULTS.imagePullPolicy,
-    args: [...args, '--probes', `0.0.0.0:${PROBE_PORT}`],
+    args: [...args, '--probes', `0.0.0.0:${PROBE_PORT}`, '--tls-dir', TLS_MOUNT],
     env: [
       { name: 'OPENMB_SECRET', valueFrom: { secretKeyRef: { name: c.secretName, key: SECRET_KEY } } },
       { name: 'NODE_OPTIONS', value: '--max-old-space-size=512' },
@@ -46,12 +50,12 @@ function container(c: PodContext, name: string, args: string[], t: PodTemplateSp
       runAsNonRoot: true, runAsUser: NON_ROOT_UID, runAsGroup: NON_ROOT_UID, readOnlyRootFilesystem: true,
       allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] },
     },
-    volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }],
+    volumeMounts: [{ name: 'tmp', mountPath: '/tmp' }, { name: 'tls', mountPath: TLS_MOUNT, readOnly: true }],
   };
 }
 
 function pod(c: PodContext, name: string, labels: Record<string, string>, main: V1Container, t: PodTemplateSpec): V1Pod {
-  const volumes: V1Volume[] = [{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }];
+  const volumes: V1Volume[] = [{ name: 'tmp', emptyDir: { sizeLimit: '64Mi' } }, { name: 'tls', secret: { secretName: c.tlsSecretName } }];
   return {
     apiVersion: 'v1',
     kind: 'Pod',
