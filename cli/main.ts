@@ -9,6 +9,8 @@ import { createLogger } from '../shims/log/logger.js';
 import { MIDDLEBOXES, middleboxByType } from '../shims/middleboxes/registry.js';
 import { startMiddleboxNode } from '../shims/shim/node.js';
 import { serveProbes } from '../shims/health/probes.js';
+import { middleboxMetrics } from '../shims/metrics/middlebox-metrics.js';
+import { switchMetrics } from '../shims/metrics/switch-metrics.js';
 import { SteeringSwitch } from '../shims/switch/switch.js';
 import { readCaptureFile } from '../shims/flow/pcap.js';
 import { replay, type Pace } from '../shims/traffic/replay.js';
@@ -26,7 +28,7 @@ const program = new Command('openmb')
 const secretOption = () => new Option('--secret-file <path>', 'file holding the shared secret (default: $OPENMB_SECRET)');
 const tlsOption = (peers: string) => new Option('--tls-dir <dir>', `mutual TLS under the shared secret: a directory with ca.crt, tls.crt and tls.key, `
   + `laid out as a mounted kubernetes.io/tls Secret; ${peers} must use certificates from the same CA, with DNS name "openmb" (default: $OPENMB_TLS_DIR; none: plain TCP or Unix socket)`);
-const probesOption = () => new Option('--probes <address>', 'serve /healthz (alive) and /readyz (connected and serving) over HTTP here, for a Pod\'s probes')
+const probesOption = () => new Option('--probes <address>', 'serve /healthz (alive), /readyz (connected and serving) and /metrics (Prometheus) over HTTP here, for a Pod\'s probes and scrapes')
   .argParser(addressOption('--probes'));
 const connected = (link: { peer: { isClosed: boolean } | null }) => link.peer !== null && !link.peer.isClosed;
 
@@ -53,7 +55,10 @@ program.command('switch')
     const sw = new SteeringSwitch({ name: o.name, pool: o.pool, listen: o.listen, controller: o.controller, secret: loadSecret(o.secretFile), tls: tlsFromOption(o.tlsDir), log });
     await sw.start();
     log.info({ listen: formatAddress(o.listen) }, 'switch listening');
-    if (o.probes) await serveProbes(o.probes, [{ name: 'listening', ok: () => true }, { name: 'controller', ok: () => sw.controllerConnected }]);
+    if (o.probes) {
+      await serveProbes(o.probes, [{ name: 'listening', ok: () => true }, { name: 'controller', ok: () => sw.controllerConnected }],
+        switchMetrics(sw, { pool: o.pool ?? '', switch: o.name }));
+    }
     onSignals(() => sw.stop());
   });
 
@@ -78,7 +83,10 @@ program.command('mb')
       def: middleboxByType(o.type), pool: o.pool, instance: o.instance, config: { ...fromFile, ...o.config }, partitioning: o.partitioning,
       controller: o.controller, switchAddress: o.switch, secret: loadSecret(o.secretFile), tls: tlsFromOption(o.tlsDir), log,
     });
-    if (o.probes) await serveProbes(o.probes, [{ name: 'controller', ok: () => connected(node.controllerLink) }, { name: 'switch', ok: () => connected(node.dataLink) }]);
+    if (o.probes) {
+      await serveProbes(o.probes, [{ name: 'controller', ok: () => connected(node.controllerLink) }, { name: 'switch', ok: () => connected(node.dataLink) }],
+        middleboxMetrics(node.mb, { pool: o.pool, instance: o.instance, middlebox: o.type }));
+    }
     onSignals(() => node.stop());
   });
 

@@ -10,6 +10,7 @@ import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import type { V1Secret } from '@kubernetes/client-node';
 import { randomBytes, webcrypto } from 'node:crypto';
+import { isIP } from 'node:net';
 import { checkTlsMaterial, TLS_FILES, TLS_SERVER_NAME, type TlsMaterial } from '../../shims/protocol/tls.js';
 import { type KubeClient, statusCode } from './client.js';
 
@@ -54,8 +55,11 @@ export async function createCertificateAuthority(validDays = 365): Promise<Certi
   return { cert, keys };
 }
 
-/** A certificate for both ends of a channel (serverAuth + clientAuth), signed by `ca`. */
-export async function issueCertificate(ca: CertificateAuthority, o: { dnsName?: string; validDays?: number } = {}): Promise<TlsMaterial> {
+/**
+ * A certificate for both ends of a channel (serverAuth + clientAuth), signed by `ca`. `altNames`
+ * adds DNS names and IP addresses a server is reached by (a Service's DNS name, a node's address).
+ */
+export async function issueCertificate(ca: CertificateAuthority, o: { dnsName?: string; altNames?: string[]; validDays?: number } = {}): Promise<TlsMaterial> {
   const keys = await generateKeys();
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serialNumber(), subject: `CN=${o.dnsName ?? TLS_SERVER_NAME}`, issuer: ca.cert.subject, ...validity(o.validDays ?? 365),
@@ -64,7 +68,7 @@ export async function issueCertificate(ca: CertificateAuthority, o: { dnsName?: 
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
-      new x509.SubjectAlternativeNameExtension([{ type: 'dns', value: o.dnsName ?? TLS_SERVER_NAME }]),
+      new x509.SubjectAlternativeNameExtension([o.dnsName ?? TLS_SERVER_NAME, ...o.altNames ?? []].map((value) => ({ type: isIP(value) ? 'ip' as const : 'dns' as const, value }))),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
       await x509.AuthorityKeyIdentifierExtension.create(ca.keys.publicKey),
     ],

@@ -13,6 +13,7 @@ import { ControllerServer } from '../engine/controller-server.js';
 import { formatAddress } from '../../shims/protocol/address.js';
 import { tlsFromOption } from '../../shims/protocol/tls.js';
 import { ensureTlsSecret } from './certificates.js';
+import { frontProxyTrust, servingCertificate } from './custom-metrics/trust.js';
 
 function hostPortOf(flag: string, example: string) {
   return (v: string): { host: string; port: number } => {
@@ -23,6 +24,7 @@ function hostPortOf(flag: string, example: string) {
   };
 }
 const hostPort = hostPortOf('--http', '127.0.0.1:8080');
+const commaList = (v: string) => v.split(',').map((x) => x.trim()).filter((x) => x.length > 0);
 
 /** In a cluster (a service account's environment) Pods are the default; elsewhere local processes. */
 const inCluster = () => process.env.KUBERNETES_SERVICE_HOST !== undefined;
@@ -42,7 +44,16 @@ export function operatorCommand(): Command {
     .option('--kubeconfig <file>', 'kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
     .option('--secret-file <path>', 'file holding the shared secret of switches, instances and traffic sources (default: $OPENMB_SECRET)')
     .option('--namespace <ns>', 'watch only this namespace (default: all)')
-    .option('--http <host:port>', 'serve /healthz (open) and /pools/NAMESPACE/NAME/outputs (needs "Authorization: Bearer SECRET") here', hostPort)
+    .option('--http <host:port>', 'serve /healthz and /metrics (open) and /pools/NAMESPACE/NAME/outputs (needs "Authorization: Bearer SECRET") here', hostPort)
+    .option('--metrics-api <host:port>', 'serve the custom metrics API (custom.metrics.k8s.io/v1beta2: packets_per_second of pools and instance Pods, for an HPA) over HTTPS here, '
+      + 'for the API server\'s aggregation layer', hostPortOf('--metrics-api', '0.0.0.0:6443'))
+    .option('--metrics-api-tls-dir <dir>', 'the metrics API\'s serving certificate: tls.crt and tls.key (a mounted kubernetes.io/tls Secret); when absent, a CA and certificate are made '
+      + 'and written there, and ca.crt is the APIService\'s caBundle (default: STATE_DIR/metrics-api)')
+    .option('--metrics-api-names <names>', 'DNS names and IPs, comma-separated, a made serving certificate carries besides localhost and 127.0.0.1 '
+      + '(the Service\'s NAME.NAMESPACE.svc, which the aggregator checks)', commaList, [])
+    .option('--requestheader-client-ca-file <file>', 'the CA of the aggregation layer\'s front-proxy client certificate; only callers with a certificate it signed are answered '
+      + '(default: from ConfigMap kube-system/extension-apiserver-authentication)')
+    .option('--requestheader-allowed-names <names>', 'CNs of that certificate accepted, comma-separated (default: as the ConfigMap says; none: any it signed)', commaList)
     .option('--state-dir <dir>', 'logs of pool processes and drained outputs', join(tmpdir(), 'openmb-operator'))
     .option('--leader-elect', 'take a coordination.k8s.io Lease before reconciling (for more than one replica)')
     .option('--lease-namespace <ns>', 'namespace of the leader Lease', 'default')
@@ -67,6 +78,7 @@ Example:
       runtime: string; kubeconfig?: string; secretFile?: string; namespace?: string; http?: { host: string; port: number };
       stateDir: string; leaderElect?: boolean; leaseNamespace: string; leaseName: string; workers: number;
       controllerListen: { host: string; port: number }; controllerAddress?: string; image?: string; podSecret: string; tlsDir?: string; tlsSecret: string;
+      metricsApi?: { host: string; port: number }; metricsApiTlsDir?: string; metricsApiNames: string[]; requestheaderClientCaFile?: string; requestheaderAllowedNames?: string[];
     }) => {
       const log = createLogger('operator');
       const secret = loadSecret(o.secretFile);
@@ -88,8 +100,16 @@ Example:
       } else {
         runtime = new ProcessRuntime({ secret, logDir: o.stateDir, log });
       }
+      let metricsApi;
+      if (o.metricsApi) {
+        const dir = o.metricsApiTlsDir ?? join(o.stateDir, 'metrics-api');
+        const serving = await servingCertificate(dir, o.metricsApiNames);
+        if (serving.generated) log.info({ caBundle: join(dir, 'ca.crt') }, 'made a serving certificate for the metrics API; its CA is the APIService\'s caBundle');
+        const trust = await frontProxyTrust(client, { caFile: o.requestheaderClientCaFile, allowedNames: o.requestheaderAllowedNames });
+        metricsApi = { ...o.metricsApi, serving, trust };
+      }
       const operator = new Operator({
-        client, runtime, log, secret, stateDir: o.stateDir, namespace: o.namespace, http: o.http, workers: o.workers,
+        client, runtime, log, secret, stateDir: o.stateDir, namespace: o.namespace, http: o.http, workers: o.workers, metricsApi,
         ...(o.leaderElect ? { leader: { namespace: o.leaseNamespace, name: o.leaseName } } : {}),
       });
       let stopping = false;
@@ -102,5 +122,6 @@ Example:
       for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => stop(0));
       await operator.start(() => stop(1));
       if (operator.httpAddress) process.stdout.write(`http ${operator.httpAddress}\n`);
+      if (operator.metricsApiAddress) process.stdout.write(`metrics-api ${operator.metricsApiAddress}\n`);
     });
 }

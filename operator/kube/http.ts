@@ -1,10 +1,11 @@
 /**
- * A small HTTP endpoint on loopback: health, the pools this operator runs, and each pool's merged
- * outputs (what one middlebox would report for all of the pool's traffic). After a pool is
- * deleted, its drained outputs stay available here. Pool outputs are all of a pool's state, so
- * everything but the health probes needs `Authorization: Bearer <shared secret>`.
+ * A small HTTP endpoint on loopback: health, metrics, the pools this operator runs, and each
+ * pool's merged outputs (what one middlebox would report for all of the pool's traffic). After a
+ * pool is deleted, its drained outputs stay available here. Pool outputs are all of a pool's
+ * state, so everything but the health probe and the metrics needs `Authorization: Bearer <shared secret>`.
  *
  *   GET /healthz                      ok, or 503 before the informers have synced (open)
+ *   GET /metrics                      the operator's metrics, Prometheus text format (open)
  *   GET /pools                        [{pool, switch, instances, placement owners}]
  *   GET /pools/NAMESPACE/NAME/outputs {outputs, duplicateFlows, drained?}
  */
@@ -12,6 +13,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../shims/log/logger.js';
 import { secretsEqual } from '../../shims/protocol/auth.js';
+import type { Collector } from '../../shims/metrics/collector.js';
 import type { PoolRegistry } from './pool-reconciler.js';
 
 export interface HttpOptions {
@@ -22,6 +24,8 @@ export interface HttpOptions {
   log: Logger;
   /** The shared secret, which callers present as a bearer token. */
   secret: string;
+  /** Served on /metrics, open like the probe: a scraper holds no secret, and load figures are not state. */
+  metrics?: Collector;
 }
 
 function authorized(header: string | undefined, secret: string): boolean {
@@ -38,7 +42,8 @@ export async function serveHttp(o: HttpOptions): Promise<{ server: Server; addre
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (req.method !== 'GET') return send(405, 'only GET');
     if (url.pathname === '/healthz') return o.ready() ? send(200, 'ok') : send(503, 'not ready');
-    // Health probes (above) stay open for the kubelet; everything from here on needs the token.
+    if (url.pathname === '/metrics' && o.metrics) return o.metrics.serve(res);
+    // The probe and the metrics (above) stay open for the kubelet and scrapers; everything from here on needs the token.
     if (!authorized(req.headers.authorization, o.secret)) {
       res.setHeader('www-authenticate', 'Bearer');
       return send(401, { error: 'unauthorized: send the shared secret as "Authorization: Bearer SECRET"' });

@@ -8,6 +8,7 @@ import { API_VERSION, MIDDLEBOX_POOL, STATE_OPERATION, type MiddleboxPool, type 
 import type { OperationStatus } from '../engine/operation.js';
 import type { Logger } from '../../shims/log/logger.js';
 import { apiMessage, type KubeClient } from './client.js';
+import { operatorMetrics } from './metrics.js';
 import { operationStatus } from './status.js';
 
 export const MANAGED_BY = 'app.kubernetes.io/managed-by';
@@ -72,6 +73,10 @@ export class OperationTracker {
     this.phase = phase;
     await this.write(message);
     const s = this.latest;
+    operatorMetrics.operationFinished({
+      pool: `${this.pool.metadata.namespace}/${this.pool.metadata.name}`, kind: this.op.spec.kind, result: phase, from: this.op.spec.from, to: this.op.spec.to,
+      seconds: ((s?.timeline.end ?? Date.now()) - (s?.timeline.start ?? this.startedAt)) / 1000, eventsHeld: s?.eventsHeld ?? 0, eventsReleased: s?.eventsReleased ?? 0,
+    });
     const what = `${describe(this.op)} ${phase === 'Succeeded' ? 'succeeded' : 'failed'} (${this.op.metadata.name})`;
     const numbers = s ? `: ${s.flows} flows, ${s.bytes} bytes, ${s.eventsHeld} events held, ${s.eventsReleased} released` : '';
     await this.events(phase === 'Succeeded' ? 'Normal' : 'Warning', phase === 'Succeeded' ? 'OperationSucceeded' : 'OperationFailed',

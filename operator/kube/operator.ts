@@ -1,10 +1,13 @@
 /**
  * The operator: after winning leader election (optional), informers on MiddleboxPools and
  * StateOperations feed one work queue each; workers reconcile (one reconcile at a time per
- * object, failures retried with exponential backoff); a small HTTP endpoint serves health and
- * pool outputs. stop() ends it all, and stops every pool process it started.
+ * object, failures retried with exponential backoff); a small HTTP endpoint serves health,
+ * metrics and pool outputs, and an HTTPS one the custom metrics API (both start before the
+ * election, on every replica). A sampler polls the instances' load for both. stop() ends it all,
+ * and stops every pool process it started.
  */
 import type { Server } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { mkdirSync } from 'node:fs';
 import { MIDDLEBOX_POOL, STATE_OPERATION, type MiddleboxPool, type StateOperation } from '../api/types.js';
 import type { Logger } from '../../shims/log/logger.js';
@@ -19,6 +22,10 @@ import type { RuntimeProvider } from './runtime.js';
 import type { V1Pod } from '@kubernetes/client-node';
 import { POOL_LABEL, SWITCH_OF_LABEL } from './labels.js';
 import { podReady } from './pod-api.js';
+import { LoadSampler, registryPools } from './load.js';
+import { operatorMetrics } from './metrics.js';
+import { serveCustomMetrics, type FrontProxyTrust } from './custom-metrics/server.js';
+import { clusterSources } from './custom-metrics/sources.js';
 
 export interface OperatorOptions {
   client: KubeClient;
@@ -34,6 +41,8 @@ export interface OperatorOptions {
   secret: string;
   leader?: LeaderOptions;
   workers?: number;
+  /** Serve the custom metrics API over HTTPS here, for the aggregation layer. */
+  metricsApi?: { host: string; port: number; serving: { cert: string; key: string }; trust: FrontProxyTrust };
 }
 
 export class Operator {
@@ -44,26 +53,41 @@ export class Operator {
   private ops!: Informer<StateOperation>;
   private podInformer: Informer<V1Pod> | null = null;
   private server: Server | null = null;
+  private metricsApiServer: Server | null = null;
+  /** Set once this replica reconciles (it leads, or runs without election). */
+  private leading = false;
+  readonly load = new LoadSampler(registryPools(this.registry));
   private elector: LeaderElector | null = null;
   private synced = false;
   private running: Promise<unknown>[] = [];
   httpAddress: string | null = null;
+  metricsApiAddress: string | null = null;
 
   constructor(private readonly o: OperatorOptions) {}
 
   async start(onLostLeadership: () => void): Promise<void> {
     const { client, log } = this.o;
     mkdirSync(this.o.stateDir, { recursive: true });
+    const leading = () => this.leading && (this.elector?.isLeader ?? true);
+    operatorMetrics.attach({ load: this.load, queues: { pools: this.poolQueue, operations: this.opQueue }, leading });
     if (this.o.http) {
-      const { server, address } = await serveHttp({ ...this.o.http, registry: this.registry, ready: () => this.synced, log, secret: this.o.secret });
+      const { server, address } = await serveHttp({ ...this.o.http, registry: this.registry, ready: () => this.synced, log, secret: this.o.secret, metrics: operatorMetrics.collector });
       this.server = server;
       this.httpAddress = address;
-      log.info({ http: address }, 'serving /healthz and /pools');
+      log.info({ http: address }, 'serving /healthz, /metrics and /pools');
+    }
+    if (this.o.metricsApi) {
+      const sources = clusterSources(client, { leading, load: this.load, cachedPool: (key) => (this.synced ? this.pools.get(key) !== undefined : undefined) });
+      const { server, address } = await serveCustomMetrics({ ...this.o.metricsApi, sources, log: log.child({ component: 'custom-metrics' }) });
+      this.metricsApiServer = server;
+      this.metricsApiAddress = address;
+      log.info({ metricsApi: address }, 'serving the custom metrics API (custom.metrics.k8s.io/v1beta2) over HTTPS');
     }
     if (this.o.leader) {
       this.elector = new LeaderElector(client, this.o.leader, log);
       await this.elector.acquire(onLostLeadership);
     }
+    this.leading = true;
     this.pools = new Informer<MiddleboxPool>('middleboxpools', client.source<MiddleboxPool>(MIDDLEBOX_POOL.plural, this.o.namespace), log);
     this.ops = new Informer<StateOperation>('stateoperations', client.source<StateOperation>(STATE_OPERATION.plural, this.o.namespace), log);
     this.pools.on({
@@ -99,11 +123,25 @@ export class Operator {
     this.synced = true;
     log.info({ pools: this.pools.list().length, operations: this.ops.list().length, runtime: this.o.runtime.name }, 'informers synced; reconciling');
     const workers = this.o.workers ?? 4;
-    const onError = (what: string) => (key: string, err: Error, retryInMs: number) =>
+    const onError = (what: string, queue: string) => (key: string, err: Error, retryInMs: number) => {
+      operatorMetrics.retried(queue);
       log.warn({ [what]: key, err: apiMessage(err), retryInMs }, 'reconcile failed; will retry');
+    };
+    const timed = <R>(controller: string, reconcile: (key: string) => Promise<R>) => async (key: string): Promise<R> => {
+      const start = performance.now();
+      let ok = false;
+      try {
+        const r = await reconcile(key);
+        ok = true;
+        return r;
+      } finally {
+        operatorMetrics.reconciled(controller, (performance.now() - start) / 1000, ok);
+      }
+    };
+    this.load.start();
     this.running.push(
-      runWorkers(this.poolQueue, workers, (k) => poolReconciler.reconcile(k), onError('pool')),
-      runWorkers(this.opQueue, workers, (k) => opReconciler.reconcile(k), onError('operation')),
+      runWorkers(this.poolQueue, workers, timed('pool', (k) => poolReconciler.reconcile(k)), onError('pool', 'pools')),
+      runWorkers(this.opQueue, workers, timed('operation', (k) => opReconciler.reconcile(k)), onError('operation', 'operations')),
     );
   }
 
@@ -113,7 +151,10 @@ export class Operator {
     this.pools?.stop();
     this.ops?.stop();
     this.podInformer?.stop();
+    this.load.stop();
+    this.leading = false;
     this.server?.close();
+    this.metricsApiServer?.close();
     await this.registry.stopAll();
     await this.elector?.release();
   }

@@ -31,7 +31,7 @@ import { POOL_LABEL } from './labels.js';
 import { operationStatus, poolStatus, sameStatus } from './status.js';
 
 export const FINALIZER = 'openmb.io/drain';
-/** How often a converged pool's status (instance load) is refreshed. */
+/** How often a converged pool is confirmed with its engine; status is written only when that changes it (see poolStatus). */
 export const RESYNC_MS = 15_000;
 
 /** A pool the operator runs: its engine and what it knows of the actual state. */

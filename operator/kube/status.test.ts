@@ -202,3 +202,15 @@ test('recordedActual reads the placement a previous operator wrote, and refuses 
   t.deepEqual(after.placement.owner, [null, null, null, null]);
   t.is(after.lostFlows, 5);
 });
+
+test('instance load changes in status only when it moved by a tenth or more, so a steady pool is not rewritten', (t) => {
+  const load = (packets: number, flows: number) => actual(['a', 'a', 'b', 'b'], { a: { ready: true, packets, flows }, b: { ready: true, packets: 0, flows: 0 } });
+  const first = poolStatus(input({ actual: load(10_000, 100) }));
+  const steady = poolStatus(input({ actual: load(10_900, 105), previous: first, now: T1 }));
+  t.true(sameStatus(steady, first), 'under a tenth: the status already written stands');
+  const moved = poolStatus(input({ actual: load(11_000, 80), previous: first, now: T1 }));
+  t.like(moved.instances![0], { packets: 11_000, flows: 80 });
+  t.like(poolStatus(input({ actual: load(10_500, 0), previous: first })).instances![0], { packets: 10_000, flows: 0 }, 'any change to 0 shows');
+  const fromZero = poolStatus(input({ actual: load(1, 1), previous: poolStatus(input({ actual: load(0, 0) })) }));
+  t.like(fromZero.instances![0], { packets: 1, flows: 1 }, 'and any change from 0');
+});

@@ -6,6 +6,10 @@
  *                number of instances, all connected, no step left for this generation.
  *   Progressing  True while steps of the plan are left to carry out.
  *   Degraded     True when the last reconcile failed, or an instance is not ready.
+ *
+ * An instance's load (packets, flows) is what a user reads with kubectl, not a time series
+ * (/metrics is): it changes in status only when it moved by a tenth or more, so a converged pool
+ * under steady traffic is not rewritten on every resync.
  */
 import type {
   Condition, ConditionStatus, MiddleboxPoolStatus, OperationPhase, PartitionKey, PoolPhase, StateOperationStatus,
@@ -47,16 +51,25 @@ export function rfc3339(d: Date | number): string {
   return new Date(d).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
+/** The share by which a load figure must change to be written again. */
+export const LOAD_CHANGE = 0.1;
+
+/** `now`, or the figure status already shows when `now` is not a meaningful change from it (any change from or to 0 is). */
+export function shownLoad(shown: number | undefined, now: number): number {
+  return shown === undefined || Math.abs(now - shown) >= Math.max(1, shown * LOAD_CHANGE) ? now : shown;
+}
+
 export function poolStatus(i: PoolStatusInput): MiddleboxPoolStatus {
   const p = i.actual.placement;
   const instances = p.instances.map((name) => {
     const load = i.actual.load[name];
+    const shown = i.previous?.instances?.find((x) => x.name === name);
     return {
       name,
       buckets: formatBuckets(p.owner.flatMap((o, b) => (o === name ? [b] : []))),
       ready: load?.ready ?? false,
-      packets: load?.packets ?? 0,
-      flows: load?.flows ?? 0,
+      packets: shownLoad(shown?.packets, load?.packets ?? 0),
+      flows: shownLoad(shown?.flows, load?.flows ?? 0),
     };
   });
   const ready = instances.filter((x) => x.ready).length;

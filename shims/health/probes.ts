@@ -2,18 +2,20 @@
  * Probe endpoints for a process that runs as a Pod: `/healthz` answers while the process serves
  * HTTP at all (liveness: a restart would not help a process that is only waiting for a peer),
  * `/readyz` only while every named check passes (readiness: connected and serving). Each answer
- * lists the checks, so `kubectl describe pod` shows which one fails.
+ * lists the checks, so `kubectl describe pod` shows which one fails. `/metrics`, when given a
+ * collector, serves the process's metrics on the same port, so a Pod exposes one port for both.
  */
 import { createServer, type Server } from 'node:http';
 import type { Address } from '../protocol/address.js';
 import { listenOptions } from '../protocol/address.js';
+import type { Collector } from '../metrics/collector.js';
 
 export interface ReadinessCheck {
   name: string;
   ok(): boolean;
 }
 
-export function serveProbes(address: Address, checks: ReadinessCheck[]): Promise<Server> {
+export function serveProbes(address: Address, checks: ReadinessCheck[], metrics?: Collector): Promise<Server> {
   const server = createServer((req, res) => {
     const path = (req.url ?? '').split('?')[0];
     if (path === '/healthz') {
@@ -26,7 +28,11 @@ export function serveProbes(address: Address, checks: ReadinessCheck[]): Promise
       res.writeHead(failing.length === 0 ? 200 : 503, { 'content-type': 'text/plain' }).end(`${body}\n`);
       return;
     }
-    res.writeHead(404, { 'content-type': 'text/plain' }).end('not found: /healthz and /readyz are served here\n');
+    if (path === '/metrics' && metrics) {
+      metrics.serve(res);
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: /healthz, /readyz${metrics ? ' and /metrics' : ''} are served here\n`);
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
