@@ -57,12 +57,9 @@ printf '%s=%s\n' ETCD_PORT "$ETCD_PORT" ETCD_PEER_PORT "$ETCD_PEER_PORT" \
 
 # --- certificates (kept across restarts) -------------------------------------
 cd "$DIR"
-# sign NAME SUBJECT EXTENSIONS: key + cert signed by the CA
-sign() {
-  openssl req -new -newkey rsa:2048 -nodes -keyout "$1.key" -subj "$2" 2>/dev/null |
-    openssl x509 -req -CA ca.crt -CAkey ca.key -CAcreateserial -days 3650 \
-      -extfile <(printf '%s\n' "$3") -out "$1.crt" 2>/dev/null
-}
+# shellcheck source=e2e/lib/pki.sh
+source "$HERE/../lib/pki.sh"
+sign() { sign_cert "$DIR" "$DIR/$1" "$2" "$3"; }
 if [[ ! -f ca.crt ]]; then
   echo "up.sh: generating certificates in $DIR" >&2
   openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=openmb-e2e-ca \
@@ -87,27 +84,7 @@ if [[ ! -f apiserver-kubelet-client.crt ]]; then
   chmod 600 apiserver-kubelet-client.key
 fi
 
-# kubeconfig NAME USER-CERT
-kubeconfig() {
-  cat >"$1" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: openmb-e2e
-  cluster:
-    server: https://127.0.0.1:$APISERVER_PORT
-    certificate-authority: $DIR/ca.crt
-users:
-- name: $2
-  user:
-    client-certificate: $DIR/$2.crt
-    client-key: $DIR/$2.key
-contexts:
-- name: openmb-e2e
-  context: {cluster: openmb-e2e, user: $2}
-current-context: openmb-e2e
-EOF
-}
+kubeconfig() { write_kubeconfig "$DIR/$1" "$APISERVER_PORT" "$DIR/ca.crt" "$2" "$DIR/$2"; }
 kubeconfig kubeconfig admin
 kubeconfig controller-manager.kubeconfig controller-manager
 

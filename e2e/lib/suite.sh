@@ -88,3 +88,31 @@ finish_replay() {
   wait "$REPLAY_PID" || fail "replay (see $WORK/replay.log)"
   REPLAY_PID=""
 }
+
+# end_suite RC: what every suite does on exit before its cluster goes: stop the replay, show the
+# operator's log and the namespace on failure, delete the pools while the operator still runs
+# (so their finalizer does not hold the namespace), stop the operator, delete the namespace.
+end_suite() {
+  local rc=$1
+  [[ -n ${REPLAY_PID:-} ]] && kill "$REPLAY_PID" 2>/dev/null
+  if ((rc != 0 || FAILED)); then
+    log "--- last lines of the operator's log ($WORK/operator.log)"
+    tail -n 40 "$WORK/operator.log" 2>/dev/null
+    kubectl -n "$NS" get mbp,sop,pods -o wide 2>/dev/null
+    kubectl -n "$NS" get events --sort-by=.lastTimestamp 2>/dev/null | tail -n 20
+  fi
+  if [[ -n ${OPERATOR_PID:-} ]] && kill -0 "$OPERATOR_PID" 2>/dev/null; then
+    kubectl -n "$NS" delete mbp --all --timeout=60s >/dev/null 2>&1
+  fi
+  if [[ -n ${OPERATOR_PID:-} ]]; then
+    kill "$OPERATOR_PID" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$OPERATOR_PID" 2>/dev/null || break; sleep 0.2; done
+    kill -9 "$OPERATOR_PID" 2>/dev/null
+  fi
+  kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1
+}
+
+# keep_work RC: the work directory goes when the suite passed (unless KEEP=1), else it stays for its logs.
+keep_work() {
+  if (($1 == 0 && !FAILED)) && [[ ${KEEP:-0} != 1 ]]; then rm -rf "$WORK"; else log "logs kept in $WORK"; fi
+}

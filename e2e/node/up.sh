@@ -128,12 +128,9 @@ echo "$RUN" >"$CP/node.run"
 # --- certificates, signed by the control plane's CA ----------------------------------------
 mkdir -p "$RUN/pki"
 # sign NAME SUBJECT EXTENSIONS: RUN/pki/NAME.{key,crt}
-sign() {
-  openssl req -new -newkey rsa:2048 -nodes -keyout "$RUN/pki/$1.key" -subj "$2" 2>/dev/null |
-    openssl x509 -req -CA "$CP/ca.crt" -CAkey "$CP/ca.key" -CAcreateserial -CAserial "$RUN/pki/ca.srl" \
-      -days 3650 -extfile <(printf '%s\n' "$3") -out "$RUN/pki/$1.crt" 2>/dev/null
-  chmod 600 "$RUN/pki/$1.key"
-}
+# shellcheck source=e2e/lib/pki.sh
+source "$HERE/../lib/pki.sh"
+sign() { sign_cert "$CP" "$RUN/pki/$1" "$2" "$3"; }
 # The Node authorizer and NodeRestriction admit a kubelet by this exact identity.
 sign kubelet "/O=system:nodes/CN=system:node:$NODE_NAME" "extendedKeyUsage=clientAuth"
 # The API server checks this against the CA (--kubelet-certificate-authority) when it dials
@@ -144,26 +141,7 @@ subjectAltName=IP:$NODE_IP,DNS:$NODE_NAME"
 sign kube-scheduler /CN=system:kube-scheduler "extendedKeyUsage=clientAuth"
 
 APISERVER_PORT="$(sed -n 's/^APISERVER_PORT=//p' "$CP/ports.env")"
-kubeconfig() {
-  cat >"$RUN/$1.kubeconfig" <<EOF
-apiVersion: v1
-kind: Config
-clusters:
-- name: openmb-e2e
-  cluster:
-    server: https://127.0.0.1:$APISERVER_PORT
-    certificate-authority: $CP/ca.crt
-users:
-- name: $1
-  user:
-    client-certificate: $RUN/pki/$1.crt
-    client-key: $RUN/pki/$1.key
-contexts:
-- name: openmb-e2e
-  context: {cluster: openmb-e2e, user: $1}
-current-context: openmb-e2e
-EOF
-}
+kubeconfig() { write_kubeconfig "$RUN/$1.kubeconfig" "$APISERVER_PORT" "$CP/ca.crt" "$1" "$RUN/pki/$1"; }
 kubeconfig kubelet
 kubeconfig kube-scheduler
 

@@ -51,26 +51,10 @@ source "$ROOT/e2e/lib/suite.sh"
 cleanup() {
   local rc=$?
   set +e
-  [[ -n $REPLAY_PID ]] && kill "$REPLAY_PID" 2>/dev/null
-  if ((rc != 0 || FAILED)); then
-    log "--- last lines of the operator's log ($WORK/operator.log)"
-    tail -n 40 "$WORK/operator.log" 2>/dev/null
-    kubectl -n "$NS" get mbp,sop,pods -o wide 2>/dev/null
-    kubectl -n "$NS" get events --sort-by=.lastTimestamp 2>/dev/null | tail -n 20
-  fi
-  # Pools go while the operator still runs, so their finalizer does not hold the namespace.
-  if [[ -n $OPERATOR_PID ]] && kill -0 "$OPERATOR_PID" 2>/dev/null; then
-    kubectl -n "$NS" delete mbp --all --timeout=60s >/dev/null 2>&1
-  fi
-  if [[ -n $OPERATOR_PID ]]; then
-    kill "$OPERATOR_PID" 2>/dev/null
-    for _ in $(seq 50); do kill -0 "$OPERATOR_PID" 2>/dev/null || break; sleep 0.2; done
-    kill -9 "$OPERATOR_PID" 2>/dev/null
-  fi
-  kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1
+  end_suite "$rc"
   [[ -n $NODE_RUN ]] && "$ROOT/e2e/node/down.sh" "$NODE_RUN" >"$WORK/node-down.log" 2>&1
   [[ -n $CP_DIR ]] && "$ROOT/e2e/controlplane/down.sh" "$CP_DIR" >/dev/null 2>&1
-  if ((rc == 0 && !FAILED)) && [[ ${KEEP:-0} != 1 ]]; then rm -rf "$WORK"; else log "logs kept in $WORK"; fi
+  keep_work "$rc"
   exit "$rc"
 }
 trap cleanup EXIT
