@@ -3,7 +3,7 @@
 #
 # Usage: e2e/crds/crds.test.sh
 #
-# Starts a control plane (e2e/controlplane/up.sh) in a temp dir, applies crds/, and checks:
+# Starts a control plane (e2e/controlplane/up.sh) in a temp dir, applies manifests/crds/, and checks:
 # both CRDs become Established; the sample pool is accepted with its defaults filled in;
 # `kubectl scale` sets spec.replicas through the scale subresource; `kubectl get mbp` and
 # `kubectl get sop` print their columns; a StateOperation's spec is immutable; and every file in
@@ -49,7 +49,7 @@ log "starting a control plane in $DIR"
 "$CP/up.sh" "$DIR" >/dev/null
 
 # --- the CRDs -------------------------------------------------------------------------------------
-if out="$(k apply -f "$REPO/crds/" 2>&1)"; then pass "kubectl apply -f crds/"; else fail "kubectl apply -f crds/" "$out"; exit 1; fi
+if out="$(k apply -f "$REPO/manifests/crds/" 2>&1)"; then pass "kubectl apply -f manifests/crds/"; else fail "kubectl apply -f manifests/crds/" "$out"; exit 1; fi
 for crd in middleboxpools.openmb.io stateoperations.openmb.io; do
   if out="$(k wait --for condition=Established --timeout=60s "crd/$crd" 2>&1)"; then
     pass "crd/$crd is Established"

@@ -11,7 +11,7 @@
 #   base  /usr/bin/node (this machine's Node.js) with the shared libraries `ldd` lists and the
 #         dynamic loader, /etc/passwd and /etc/group with the user openmb (uid/gid 65532),
 #         /etc/nsswitch.conf, /tmp
-#   app   /app: package.json, package-lock.json, bin/, dist/, crds/, data/traces/, run-time
+#   app   /app: package.json, package-lock.json, bin/, dist/, data/traces/, run-time
 #         assets (e2e/image/stage-app.sh decides, as for the Dockerfile) and production
 #         node_modules (npm ci --omit=dev --ignore-scripts)
 # Entrypoint /usr/bin/node /app/bin/openmb.js, User 65532:65532, WorkingDir /app: the same

@@ -5,7 +5,7 @@
 #
 # SRC is a checkout whose dist/ is built (npm run build). DEST (created, must not exist)
 # receives package.json, package-lock.json, bin/, dist/ without tests, source maps and type
-# declarations, crds/, data/traces/ (without references/), and the files other than
+# declarations, data/traces/ (without references/), and the files other than
 # TypeScript that the code reads beside its sources at run time (e.g.
 # shims/middleboxes/ids/rules/sample.rules, which the ids default configuration points at
 # through import.meta.url). Production node_modules are installed into DEST afterwards by
@@ -23,7 +23,7 @@ mkdir -p "$DEST"
 
 cd "$SRC"
 cp package.json package-lock.json "$DEST/"
-cp -r bin crds "$DEST/"
+cp -r bin "$DEST/"
 # The captures (for `openmb replay` and `openmb local`) with their licenses; tshark's
 # reference dissections are for the tests only.
 mkdir -p "$DEST/data/traces"

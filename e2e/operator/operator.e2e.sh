@@ -4,7 +4,7 @@
 # Usage: e2e/operator/operator.e2e.sh
 #
 # Uses $KUBECONFIG if set; otherwise starts a control plane (e2e/controlplane/up.sh) in a
-# temporary directory and stops it on exit. Then: applies crds/, starts `openmb operator
+# temporary directory and stops it on exit. Then: applies manifests/crds/, starts `openmb operator
 # --runtime process`, runs the trace through one unscaled instance (`openmb local`) as the
 # reference, applies a monitor pool, replays the trace into the pool's switch while
 # `kubectl scale` takes it 1 -> 3 -> 2, waits each time until every StateOperation is Succeeded
@@ -59,10 +59,10 @@ fi
 kubectl get --raw /readyz >/dev/null 2>&1 || fail "the API server does not answer"
 pass "API server $(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')"
 
-kubectl apply -f "$ROOT/crds/" >/dev/null || fail "kubectl apply -f crds/"
+kubectl apply -f "$ROOT/manifests/crds/" >/dev/null || fail "kubectl apply -f manifests/crds/"
 kubectl wait --for condition=established --timeout=60s crd/middleboxpools.openmb.io crd/stateoperations.openmb.io >/dev/null ||
   fail "CRDs not established"
-pass "kubectl apply -f crds/"
+pass "kubectl apply -f manifests/crds/"
 kubectl create namespace "$NS" >/dev/null
 
 # --- the operator ------------------------------------------------------------------

@@ -10,7 +10,7 @@
 # the image loaded by `kind load docker-image openmb:dev`): set CONTROLLER_HOST to an address of
 # this machine that Pods reach, and this machine must reach Pod IPs (true for kind on Linux).
 #
-# Then: applies crds/, starts `openmb operator --runtime pod` on this machine with the MB
+# Then: applies manifests/crds/, starts `openmb operator --runtime pod` on this machine with the MB
 # controller at CONTROLLER_HOST, runs the capture through one unscaled instance (`openmb local`)
 # as the reference, applies a monitor pool, replays the capture from this machine into the
 # switch Pod while `kubectl scale` takes the pool 1 -> 3 -> 2, and at each step checks that
@@ -81,11 +81,11 @@ fi
 kubectl get --raw /readyz >/dev/null 2>&1 || fail "the API server does not answer"
 kubectl get nodes -o wide | sed 's/^/    /'
 
-kubectl apply -f "$ROOT/crds/" >/dev/null || fail "kubectl apply -f crds/"
+kubectl apply -f "$ROOT/manifests/crds/" >/dev/null || fail "kubectl apply -f manifests/crds/"
 kubectl wait --for condition=established --timeout=60s crd/middleboxpools.openmb.io crd/stateoperations.openmb.io >/dev/null ||
   fail "CRDs not established"
 kubectl create namespace "$NS" >/dev/null
-pass "kubectl apply -f crds/; namespace $NS"
+pass "kubectl apply -f manifests/crds/; namespace $NS"
 
 # --- the operator, on this machine; its MB controller where the Pods reach it ---------------
 port_free() { ! (exec 3<>"/dev/tcp/$CONTROLLER_HOST/$1") 2>/dev/null; }

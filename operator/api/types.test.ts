@@ -1,5 +1,5 @@
 /**
- * The TypeScript types in types.ts and the CRDs in crds/ describe the same API:
+ * The TypeScript types in types.ts and the CRDs in manifests/crds/ describe the same API:
  *   - exemplars typed DeepRequired<T> (TS refuses a missing optional field) use exactly the
  *     property paths the schema declares, and are valid objects under the schema;
  *   - for every object in the schema, `required` equals the keys TS requires (literals typed
@@ -71,7 +71,7 @@ interface Crd {
 }
 
 const root = new URL('../../../', import.meta.url); // dist/operator/api/ -> repository root
-const loadCrd = (file: string): Crd => parse(readFileSync(new URL(`crds/${file}`, root), 'utf8')) as Crd;
+const loadCrd = (file: string): Crd => parse(readFileSync(new URL(`manifests/crds/${file}`, root), 'utf8')) as Crd;
 const poolCrd = loadCrd('middleboxpools.yaml');
 const sopCrd = loadCrd('stateoperations.yaml');
 const schemaOf = (crd: Crd) => crd.spec.versions[0].schema.openAPIV3Schema;

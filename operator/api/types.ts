@@ -1,6 +1,6 @@
 /**
  * TypeScript shapes of the operator's custom resources, MiddleboxPool and StateOperation
- * (DESIGN §7). The CRDs in crds/ are the source of truth; types.test.ts checks that every property
+ * (DESIGN §7). The CRDs in manifests/crds/ are the source of truth; types.test.ts checks that every property
  * path, enum, default and limit here matches their OpenAPI schemas.
  *
  * Optional fields are the ones the schema does not require. Fields with a schema default are

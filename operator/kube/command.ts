@@ -70,7 +70,7 @@ same programs as child processes of this one. Either way the pool's status.switc
 where \`openmb replay --switch ADDRESS\` sends traffic, with the same secret.
 
 Example:
-  kubectl apply -f crds/
+  kubectl apply -f manifests/crds/
   openmb operator --runtime pod --controller-address 10.250.0.1:7100 --secret-file secret --http 127.0.0.1:8080 &
   kubectl apply -f manifests/samples/monitor-pool.yaml
   kubectl scale mbp/monitor --replicas=3 && kubectl get sop -w`)
