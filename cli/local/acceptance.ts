@@ -45,7 +45,8 @@ export async function unscaledRun(middlebox: string, trace: string): Promise<Rep
   return runLocal({ ...baseOptions(middlebox, trace), out: mkdtempSync(join(tmpdir(), 'openmb-ref-')), replicas: 1, schedule: [] });
 }
 
-function baseOptions(middlebox: string, trace: string) {
+/** Options of a run of `openmb local` that sends the capture over about two seconds. */
+export function baseOptions(middlebox: string, trace: string) {
   const { packets } = readCaptureFile(trace);
   // About two seconds of traffic, so every operation runs while packets flow.
   const pace = { kind: 'rate' as const, pps: Math.max(1500, Math.ceil(packets.length / 2)) };

@@ -97,7 +97,10 @@ and the pool's merged outputs (monitor: flows, hosts, totals); and DIR/timeline.
         scenario: o.scenario, at: o.at, server: o.server, partitionKey: o.partition, inside: o.inside, buckets: o.buckets, compare: o.compare ?? bare,
       });
       const p = report.packets;
-      process.stdout.write(`${report.middlebox}: sent ${p.sent}, processed ${p.processed}, dropped ${p.dropped}, reordered ${p.reordered}; ` +
+      const l = report.lost;
+      const lost = l.instances.length === 0 ? '' : `, lost ${p.lost} with ${l.instances.join(', ')} (${l.queued} queued, ${l.inFlight} in flight, ${l.processed} processed there)`;
+      const lostFlows = l.instances.length === 0 ? '' : `; lost flows ${l.flowsCount === 'exact' ? '' : 'at least '}${l.flows}`;
+      process.stdout.write(`${report.middlebox}: sent ${p.sent}, processed ${p.processed}, dropped ${p.dropped}${lost}, reordered ${p.reordered}${lostFlows}; ` +
         `${report.operations.length} operations, ${report.instances.filter((i) => i.state === 'live').length} instances at the end, ${report.durationMs} ms\n`);
       if (report.comparison) process.stdout.write(`outputs ${report.comparison.equal ? 'equal' : 'DIFFER from'} the unscaled run\n`);
       for (const e of report.errors) process.stdout.write(`error: ${e}\n`);

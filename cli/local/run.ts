@@ -5,9 +5,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { readCaptureFile, type CapturedPacket } from '../../shims/flow/pcap.js';
-import { decode } from '../../shims/flow/decode.js';
-import { srcText, dstText } from '../../shims/flow/decode.js';
+import type { FlowFilter } from '../../shims/flow/filter.js';
+import { readCaptureFile } from '../../shims/flow/pcap.js';
 import type { PartitionKeyKind } from '../../shims/flow/hash.js';
 import type { Pace } from '../../shims/traffic/replay.js';
 import { middleboxByType } from '../../shims/middleboxes/registry.js';
@@ -24,6 +23,8 @@ import { LocalRuntime } from './runtime.js';
 import { mergedOutputs } from '../../operator/engine/merged-outputs.js';
 import { compareOutputs, type Comparison } from './compare.js';
 import { renderTimeline, type Sample } from './timeline.js';
+import { countLost, type Kill, type Lost, NOTHING_LOST } from './losses.js';
+import { busiestServer, killAndFailOver, migrateServer, type Migration, whereMigrated } from './scenarios.js';
 import { progressBar } from '../progress.js';
 
 export interface ScaleStep {
@@ -66,12 +67,17 @@ export interface Report {
   scenario: Scenario;
   guarantee: Guarantee;
   partitioning: { key: PartitionKeyKind; buckets: number; inside?: string[]; warning?: string };
-  packets: { sent: number; processed: number; dropped: number; reordered: number };
+  /** sent = processed + dropped + lost: `lost` died with a killed instance (see `lost`). */
+  packets: { sent: number; processed: number; dropped: number; lost: number; reordered: number };
+  /** A killed instance's `packets` are those it had processed by its last report. */
   instances: { name: string; packets: number; state: 'live' | 'removed' | 'killed' }[];
   operations: OperationReport[];
   outputs: Record<string, unknown>;
   duplicateFlows: number;
-  lostFlows: number;
+  /** What died with killed instances (failover), packets and flows. */
+  lost: Lost;
+  /** server-migration: where the server's flows are at the end. */
+  migration?: Migration;
   orphanEvents: number;
   errors: string[];
   comparison?: Comparison;
@@ -83,6 +89,8 @@ export interface OperationReport {
   guarantee: string;
   from: string;
   to: string;
+  /** The flows it was for (a bucket set; a server's flows within one; all flows). */
+  filter: FlowFilter;
   flows: number;
   bytes: number;
   eventsHeld: number;
@@ -98,25 +106,11 @@ export interface OperationReport {
 function operationReport(s: OperationStatus): OperationReport {
   const end = s.timeline.end ?? Date.now();
   return {
-    kind: s.kind, guarantee: s.guarantee, from: s.from.join(','), to: s.to, flows: s.flows, bytes: s.bytes,
+    kind: s.kind, guarantee: s.guarantee, from: s.from.join(','), to: s.to, filter: s.filter, flows: s.flows, bytes: s.bytes,
     eventsHeld: s.eventsHeld, eventsReleased: s.eventsReleased, durationMs: end - s.timeline.start,
     startedAt: new Date(s.timeline.start).toISOString(), endedAt: new Date(end).toISOString(), phase: s.phase,
     ...(s.error ? { error: s.error } : {}), ...(s.lostFlows !== undefined ? { lostFlows: s.lostFlows } : {}),
   };
-}
-
-/** The address that receives the most packets on a well-known port: a server worth migrating. */
-export function busiestServer(packets: readonly CapturedPacket[]): string | null {
-  const counts = new Map<string, number>();
-  for (const p of packets) {
-    const d = decode(p.data, p.linkType);
-    if (!d.hasPorts) continue;
-    const ip = d.dport < 1024 ? dstText(p.data, d) : d.sport < 1024 ? srcText(p.data, d) : null;
-    if (ip) counts.set(ip, (counts.get(ip) ?? 0) + 1);
-  }
-  let best: string | null = null;
-  for (const [ip, n] of counts) if (!best || n > counts.get(best)!) best = ip;
-  return best;
 }
 
 export async function runLocal(o: LocalOptions): Promise<Report> {
@@ -138,8 +132,8 @@ export async function runLocal(o: LocalOptions): Promise<Report> {
 
   const cluster = await LocalCluster.start({ log: o.log, logDir: join(out, 'logs') });
   const errors: string[] = [];
-  const killed = new Set<string>();
-  let lostFlows = 0;
+  const kills: Kill[] = [];
+  let migrated: { server: string; to: string } | null = null;
   try {
     const egress = def.createEgress?.(parsedConfig);
     if (egress) await cluster.attachSink((p) => egress.receive(p));
@@ -152,6 +146,7 @@ export async function runLocal(o: LocalOptions): Promise<Report> {
       onOperation: (s) => { if (!operations.includes(s)) operations.push(s); },
     });
     await pool.run(plan({ current: pool.placement, replicas, namePrefix: o.middlebox }));
+    const rulesAtStart = JSON.stringify(router.rules());
 
     // Every 50 ms: packets processed per instance, for the timeline.
     const samples: Sample[] = [];
@@ -178,8 +173,8 @@ export async function runLocal(o: LocalOptions): Promise<Report> {
       }
       if (!scenarioDone && sent >= at * total) {
         scenarioDone = true;
-        if (scenario === 'failover') enqueue('failover', async () => { lostFlows += await failover(pool, router, runtime, controller, killed); });
-        else enqueue('server migration', () => migrateServer(o.server ?? busiestServer(packets), pool, router, controller, guarantee, o.optimizations));
+        if (scenario === 'failover') enqueue('failover', () => killAndFailOver(pool, controller, runtime, router, rulesAtStart, o.middlebox, kills));
+        else enqueue('server migration', async () => { migrated = await migrateServer(pool, o.server ?? busiestServer(packets)); });
       }
       const running = operations.filter((s) => s.phase === 'Running').map((s) => `${s.kind} ${s.from.join(',')}→${s.to}`).join(' ');
       bar?.update(sent, { instances: String(cluster.instances.size), ops: running || 'no operation running' });
@@ -195,6 +190,8 @@ export async function runLocal(o: LocalOptions): Promise<Report> {
     const all = [...liveCounters, ...runtime.retired.values()];
     const merged = await mergedOutputs(descriptor.outputs, live.map((n) => cluster.session(n)));
     if (egress) merged.outputs.egress = egress.report();
+    const lost = kills.length > 0 ? countLost(kills, await cluster.sw.stats(), operations, def, config, packets) : NOTHING_LOST;
+    const migration = migrated ? await whereMigrated(migrated, live.map((n) => cluster.session(n)), cluster.sw) : undefined;
     const report: Report = {
       middlebox: o.middlebox,
       trace: o.trace,
@@ -204,18 +201,20 @@ export async function runLocal(o: LocalOptions): Promise<Report> {
       packets: {
         sent: r.sent,
         processed: all.reduce((n, c) => n + c.packetsProcessed, 0),
-        dropped: settled.dropped,
+        dropped: settled.dropped - lost.queued,
+        lost: lost.packets,
         reordered: all.reduce((n, c) => n + c.packetsReordered, 0),
       },
       instances: [
         ...live.map((name, i) => ({ name, packets: liveCounters[i].packetsProcessed, state: 'live' as const })),
         ...[...runtime.retired].map(([name, c]) => ({ name, packets: c.packetsProcessed, state: 'removed' as const })),
-        ...[...killed].map((name) => ({ name, packets: 0, state: 'killed' as const })),
+        ...kills.map((k) => ({ name: k.instance, packets: k.last.packetsProcessed, state: 'killed' as const })),
       ],
       operations: operations.map(operationReport),
       outputs: merged.outputs,
       duplicateFlows: merged.duplicateFlows,
-      lostFlows,
+      lost,
+      ...(migration ? { migration } : {}),
       orphanEvents: controller.orphanEvents,
       errors,
       ...(reference ? { comparison: compareOutputs(merged.outputs, reference.outputs) } : {}),
@@ -231,37 +230,4 @@ export async function runLocal(o: LocalOptions): Promise<Report> {
 
 export function partitionWarning(needs: PartitionKeyKind, got: PartitionKeyKind): string {
   return `this middlebox keeps multi-flow state that needs partitioning by "${needs}"; partitioning by "${got}" splits those groups across instances, so state that spans them (e.g. per-host counters) is incomplete on each`;
-}
-
-/** Kills the newest instance; its buckets go to the survivors, its state is lost and counted. */
-async function failover(pool: PoolExecutor, router: BucketRouter, runtime: LocalRuntime, controller: MbController, killed: Set<string>): Promise<number> {
-  const p = pool.placement;
-  if (p.instances.length < 2) throw new Error('failover needs at least two instances');
-  const victim = p.instances[p.instances.length - 1];
-  const lost = (await controller.session(victim).stats()).entries['per-flow'];
-  await runtime.kill(victim);
-  killed.add(victim);
-  const survivors = p.instances.filter((i) => i !== victim);
-  let k = 0;
-  const owner = p.owner.map((o) => (o === victim ? survivors[k++ % survivors.length] : o));
-  pool.placement = { ...p, instances: survivors, owner };
-  owner.forEach((o, b) => { router.owner[b] = o; });
-  await router.apply();
-  return lost;
-}
-
-/** Moves every flow of one server to the last instance, from each instance that has some. */
-async function migrateServer(server: string | null, pool: PoolExecutor, router: BucketRouter, controller: MbController,
-  guarantee: Guarantee, optimizations?: Optimizations): Promise<void> {
-  if (!server) throw new Error('no server found in the trace to migrate');
-  const instances = pool.placement.instances;
-  if (instances.length < 2) throw new Error('server migration needs at least two instances');
-  const target = instances[instances.length - 1];
-  for (const src of instances.slice(0, -1)) {
-    const own = router.bucketsOf(src);
-    if (own.length === 0) continue;
-    const filter = { nwDst: server, bidirectional: true, buckets: router.bucketFilter(own).buckets! };
-    const s = await controller.move(src, target, filter, ['per-flow'], { guarantee, optimizations });
-    if (s.phase === 'Failed') throw new Error(`moving ${server}'s flows from ${src} failed: ${s.error}`);
-  }
 }

@@ -68,7 +68,7 @@ ${rows}
   return `<!doctype html><html><head><meta charset="utf-8"><title>OpenMB timeline: ${esc(report.middlebox)}</title>
 <style>body{font-family:sans-serif;margin:20px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;font-size:13px}</style></head><body>
 <h1>${esc(report.middlebox)}: ${esc(report.scenario)}, ${esc(report.guarantee)}</h1>
-<p>${esc(report.trace)}: sent ${p.sent}, processed ${p.processed}, dropped ${p.dropped}, reordered ${p.reordered}; lost flows ${report.lostFlows}</p>
+<p>${esc(report.trace)}: sent ${p.sent}, processed ${p.processed}, dropped ${p.dropped}, lost ${p.lost}, reordered ${p.reordered}; lost flows ${report.lost.flows}${report.lost.flowsCount === 'exact' ? '' : ' at least'}</p>
 ${chart1}
 ${chart2}
 <table><tr><th>kind</th><th>instances</th><th>phase</th><th>flows</th><th>bytes</th><th>events held</th><th>released</th><th>ms</th></tr>${opRows}</table>

@@ -6,7 +6,7 @@ import type { FlowFilter } from '../../shims/flow/filter.js';
 import type { Scope } from '../../shims/protocol/messages.js';
 import type { Logger } from '../../shims/log/logger.js';
 import type { PoolSessions } from './pool-sessions.js';
-import { type Guarantee, Operation, type OperationStatus, type Optimizations, ALL_OPTIMIZATIONS, type Routing } from './operation.js';
+import { type Guarantee, newOperationStatus, Operation, type OperationStatus, type Optimizations, ALL_OPTIMIZATIONS, type Routing } from './operation.js';
 import type { MbSession, ReprocessEvent } from './session.js';
 
 export interface OperationOptions {
@@ -72,6 +72,31 @@ export class MbController {
     const sources = srcs.map((s) => this.session(s));
     const op = new Operation('merge', sources, this.session(dst), filter, scopes, 'none', o.optimizations ?? ALL_OPTIMIZATIONS, o.onProgress);
     return this.execute(op, sources, null);
+  }
+
+  /**
+   * The source died (a failover): its flows go to `dst` without their state, which died with it.
+   * Recorded as a move that carried nothing, with the flows the source held when it last said.
+   */
+  async failover(src: string, dst: string, filter: FlowFilter, lostFlows: number, o: OperationOptions = {}): Promise<OperationStatus> {
+    const status = newOperationStatus('move', [src], dst, filter, [], 'none');
+    const progress = (patch: Partial<OperationStatus>) => {
+      Object.assign(status, patch);
+      o.onProgress?.(status);
+    };
+    progress({ phase: 'Running', lostFlows });
+    try {
+      this.session(dst);
+      await this.routing.route(filter, dst);
+      status.timeline.route = Date.now();
+      status.timeline.end = Date.now();
+      progress({ phase: 'Succeeded' });
+    } catch (e) {
+      status.timeline.end = Date.now();
+      progress({ phase: 'Failed', error: (e as Error).message });
+    }
+    this.finished.push(status);
+    return status;
   }
 
   /**

@@ -82,6 +82,14 @@ export class OperationError extends Error {}
 
 let counter = 0;
 
+/** A new operation's status, Pending, numbered after every earlier operation of this process. */
+export function newOperationStatus(kind: OperationKind, from: string[], to: string, filter: FlowFilter, scopes: Scope[], guarantee: Guarantee): OperationStatus {
+  return {
+    id: `${kind}-${++counter}`, kind, guarantee, from, to, filter, scopes,
+    phase: 'Pending', flows: 0, bytes: 0, eventsHeld: 0, eventsReleased: 0, timeline: { start: Date.now() },
+  };
+}
+
 function chunkBytes(chunks: Chunk[]): number {
   return Buffer.byteLength(JSON.stringify(chunks));
 }
@@ -101,10 +109,7 @@ export class Operation {
     private readonly opts: Optimizations, onProgress?: (s: OperationStatus) => void) {
     this.compiled = compileFilter(filter);
     this.onProgress = onProgress ?? (() => {});
-    this.status = {
-      id: `${kind}-${++counter}`, kind, guarantee, from: from.map((s) => s.instance), to: to.instance, filter, scopes,
-      phase: 'Pending', flows: 0, bytes: 0, eventsHeld: 0, eventsReleased: 0, timeline: { start: Date.now() },
-    };
+    this.status = newOperationStatus(kind, from.map((s) => s.instance), to.instance, filter, scopes, guarantee);
   }
 
   /** True when this operation holds events of the given source for this packet's flow. */

@@ -2,15 +2,18 @@
  * Carries out a placement plan for one pool: starts instances, clones configuration (and shared
  * all-flows state, for middleboxes that declare it) into new ones, moves buckets with the pool's
  * guarantee, merges what a leaving instance still holds into a survivor, and stops it only then.
+ * It also runs every other operation on the pool's state (a user's StateOperation, a server's
+ * migration, a failover), so that each is reported the one way, through `onOperation`.
  * The same executor serves `openmb local` (process runtime) and the operator (pods).
  */
+import type { FlowFilter } from '../../shims/flow/filter.js';
 import type { Scope } from '../../shims/protocol/messages.js';
 import type { MiddleboxDescriptor } from '../../shims/protocol/descriptor.js';
 import type { Logger } from '../../shims/log/logger.js';
 import { applyStep, type Placement, type Step } from '../placement/plan.js';
 import type { BucketRouter } from '../routing/bucket-router.js';
 import type { MbController } from './controller.js';
-import type { Guarantee, OperationStatus, Optimizations } from './operation.js';
+import type { Guarantee, OperationKind, OperationStatus, Optimizations } from './operation.js';
 
 /** Starts and stops instance processes (local processes, or pods in a cluster). */
 export interface InstanceRuntime {
@@ -19,6 +22,21 @@ export interface InstanceRuntime {
   stop(name: string): Promise<void>;
 }
 
+/** An operation asked for outside a plan: a user's StateOperation, one source's share of a server migration, a failover. */
+export interface OperationRequest {
+  kind: OperationKind;
+  /** One instance, but for a merge. */
+  from: string[];
+  to: string;
+  filter: FlowFilter;
+  scopes: Scope[];
+  /** A move's guarantee; the pool's when absent. */
+  guarantee?: Guarantee;
+}
+
+/** What an operation was run for: a step of a plan, or a request of its own. */
+export type OperationCause = Step | OperationRequest;
+
 export interface PoolOptions {
   descriptor: MiddleboxDescriptor;
   guarantee: Guarantee;
@@ -26,8 +44,8 @@ export interface PoolOptions {
   /** How many moves to different destinations may run at once (spec.migration.concurrency; default 1). */
   concurrency?: number;
   log: Logger;
-  /** Progress of the operation a step runs (a move, clone or merge). */
-  onOperation?: (s: OperationStatus, step: Step) => void;
+  /** Progress of every operation this executor runs (a move, clone or merge), with what it was run for. */
+  onOperation?: (s: OperationStatus, cause: OperationCause) => void;
   onStep?: (step: Step, placement: Placement) => void;
 }
 
@@ -87,8 +105,64 @@ export class PoolExecutor {
     this.o.onStep?.(step, this.placement);
   }
 
+  private progress(cause: OperationCause): (s: OperationStatus) => void {
+    return (s) => this.o.onOperation?.(s, cause);
+  }
+
+  /**
+   * Runs one operation of its own. A move re-routes its filter: a bucket set of the pool's
+   * partitioning changes owner (and so the placement), any other filter becomes a pin.
+   */
+  async operate(req: OperationRequest): Promise<OperationStatus> {
+    const o = { guarantee: req.guarantee ?? this.o.guarantee, optimizations: this.o.optimizations, onProgress: this.progress(req) };
+    const [from] = req.from;
+    if (req.kind === 'clone') return this.controller.clone(from, req.to, req.filter, req.scopes, o);
+    if (req.kind === 'merge') return this.controller.merge(req.from, req.to, req.filter, req.scopes, o);
+    const s = await this.controller.move(from, req.to, req.filter, req.scopes, o);
+    this.placement = { ...this.placement, owner: [...this.router.owner] };
+    return s;
+  }
+
+  /**
+   * Moves every flow the filter matches to `to` and pins it there: each other instance's share
+   * (the filter within its buckets) as a move of its own, whose route becomes a pin, one source
+   * at a time so that no flow is re-routed before its state has moved. The share `to` holds
+   * already is pinned as well, so a later move of its buckets leaves those flows in place.
+   */
+  async migrate(filter: FlowFilter, to: string): Promise<OperationStatus[]> {
+    const moves: OperationStatus[] = [];
+    const share = (instance: string) => ({ ...filter, buckets: this.router.bucketFilter(this.router.bucketsOf(instance)).buckets! });
+    for (const from of this.placement.instances) {
+      if (from === to || this.router.bucketsOf(from).length === 0) continue;
+      const s = await this.operate({ kind: 'move', from: [from], to, filter: share(from), scopes: this.moveScopes() });
+      moves.push(s);
+      if (s.phase === 'Failed') throw new Error(`moving the flows of ${JSON.stringify(filter)} from ${from} to ${to} failed: ${s.error}`);
+    }
+    if (this.router.bucketsOf(to).length > 0) await this.router.route(share(to), to);
+    return moves;
+  }
+
+  /**
+   * An instance died: everything routed to it goes, route only, to the survivor holding the
+   * fewest buckets (a plan may spread them after), and its state, which died with it, is counted
+   * as `lostFlows`. Throws if the route change fails.
+   */
+  async failover(dead: string, lostFlows: number): Promise<OperationStatus> {
+    const p = this.placement;
+    const survivors = p.instances.filter((i) => i !== dead);
+    if (survivors.length === 0) throw new Error(`${dead} died and no instance is left to take its flows`);
+    const held = (i: string) => p.owner.filter((o) => o === i).length;
+    const to = survivors.reduce((a, b) => (held(b) < held(a) ? b : a));
+    this.router.unpin(dead);
+    const req: OperationRequest = { kind: 'move', from: [dead], to, filter: this.router.bucketFilter(this.router.bucketsOf(dead)), scopes: [] };
+    const s = await this.controller.failover(dead, to, req.filter, lostFlows, { onProgress: this.progress(req) });
+    if (s.phase === 'Failed') throw new Error(`re-routing the flows of ${dead} to ${to} failed: ${s.error}`);
+    this.placement = { ...p, instances: survivors, owner: p.owner.map((o) => (o === dead ? to : o)) };
+    return s;
+  }
+
   private async execute(step: Step): Promise<void> {
-    const onProgress = (s: OperationStatus) => this.o.onOperation?.(s, step);
+    const onProgress = this.progress(step);
     switch (step.kind) {
       case 'create': {
         await this.runtime.start(step.instance);

@@ -8,6 +8,7 @@
  */
 import type { MiddleboxPool, StateOperation } from '../api/types.js';
 import type { FlowFilter } from '../../shims/flow/filter.js';
+import { PoolExecutor } from '../engine/pool.js';
 import type { Logger } from '../../shims/log/logger.js';
 import { apiMessage, FIELD_MANAGER, type KubeClient } from './client.js';
 import { objectKey, type Informer } from './informer.js';
@@ -65,18 +66,17 @@ export class OperationReconciler {
       const migration = pool.spec.migration ?? {};
       const tracker = new OperationTracker(this.client, this.log, pool, op, 0);
       await tracker.begin();
-      const opts = { guarantee: op.spec.guarantee ?? 'loss-free', optimizations: { parallelPuts: true, earlyRelease: true, lateLocking: true, ...migration.optimizations }, onProgress: (s: Parameters<typeof tracker.progress>[0]) => tracker.progress(s) };
-      const c = st.engine.controller;
-      const [from] = op.spec.from;
-      const s = op.spec.kind === 'move' ? await c.move(from, op.spec.to, filter, scopes, opts)
-        : op.spec.kind === 'clone' ? await c.clone(from, op.spec.to, filter, scopes, opts)
-          : await c.merge(op.spec.from, op.spec.to, filter, scopes, opts);
+      const exec = new PoolExecutor(st.actual.placement, st.engine.controller, st.engine.router, st.engine.instances, {
+        descriptor: st.descriptor, guarantee: op.spec.guarantee ?? 'loss-free', log: this.log,
+        optimizations: { parallelPuts: true, earlyRelease: true, lateLocking: true, ...migration.optimizations }, onOperation: (s) => tracker.progress(s),
+      });
+      const s = await exec.operate({ kind: op.spec.kind, from: op.spec.from, to: op.spec.to, filter, scopes });
       tracker.progress(s);
       if (s.phase === 'Succeeded' && op.spec.kind === 'move') {
         const onBuckets = f.buckets && Object.keys(f).length === 1 && f.buckets.key === p.key && f.buckets.of === p.buckets;
         if (onBuckets) {
           // The router moved whole buckets: that is the pool's placement now.
-          st.actual = withPlacement(st.actual, { ...st.actual.placement, owner: [...st.engine.router.owner] });
+          st.actual = withPlacement(st.actual, exec.placement);
         } else {
           st.userPins = [...st.userPins.filter((x) => x.name !== op.metadata.name), { name: op.metadata.name, filter, instance: op.spec.to }];
           st.appliedPins = JSON.stringify([]); // re-install pins with this route among them

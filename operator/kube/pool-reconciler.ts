@@ -10,8 +10,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { API_VERSION, STATE_OPERATION, type MiddleboxPool, type StateOperation } from '../api/types.js';
-import { PoolExecutor } from '../engine/pool.js';
-import type { OperationStatus } from '../engine/operation.js';
+import { type OperationCause, PoolExecutor, type OperationRequest } from '../engine/pool.js';
 import type { Step } from '../placement/plan.js';
 import type { PinnedRoute } from '../routing/bucket-router.js';
 import type { Scope } from '../../shims/protocol/messages.js';
@@ -243,12 +242,8 @@ export class PoolReconciler {
 
   /** Runs a group's steps one after another, or a group of moves all at once (stepGroups), each move its own StateOperation. */
   private async runGroup(pool: MiddleboxPool, st: PoolState, desired: DesiredState, group: Step[], left: number): Promise<void> {
-    const trackers = new Map<Step, OperationTracker>();
-    const exec = new PoolExecutor(st.actual.placement, st.engine.controller, st.engine.router, st.engine.instances, {
-      descriptor: liveDescriptor(st), guarantee: desired.guarantee, optimizations: desired.optimizations, log: this.log,
-      onOperation: (s: OperationStatus, step) => trackers.get(step)?.progress(s),
-      onStep: (_s, placement) => { st.actual = withPlacement(st.actual, placement); },
-    });
+    const trackers = new Map<OperationCause, OperationTracker>();
+    const exec = this.executor(st, desired, trackers);
     const atOnce = group.every((s) => s.kind === 'move');
     for (const batch of atOnce ? [group] : group.map((s) => [s])) {
       for (const step of batch) {
@@ -274,6 +269,15 @@ export class PoolReconciler {
       left -= batch.length;
       await this.writeStatus(pool, st, desired, left);
     }
+  }
+
+  /** How every operation on the pool's state runs: each reports to the tracker of what it was run for (its StateOperation). */
+  private executor(st: PoolState, desired: DesiredState, trackers: Map<OperationCause, OperationTracker>): PoolExecutor {
+    return new PoolExecutor(st.actual.placement, st.engine.controller, st.engine.router, st.engine.instances, {
+      descriptor: liveDescriptor(st), guarantee: desired.guarantee, optimizations: desired.optimizations, log: this.log,
+      onOperation: (s, cause) => trackers.get(cause)?.progress(s),
+      onStep: (_s, placement) => { st.actual = withPlacement(st.actual, placement); },
+    });
   }
 
   private async startOperation(pool: MiddleboxPool, st: PoolState, desired: DesiredState, step: Extract<Step, { kind: 'move' | 'clone' | 'merge' }>): Promise<OperationTracker> {
@@ -321,22 +325,24 @@ export class PoolReconciler {
     const survivor = [...p.instances].sort((a, b) => held(b) - held(a) || p.instances.indexOf(a) - p.instances.indexOf(b))[0];
     const leaving = p.instances.filter((i) => i !== survivor);
     let left = leaving.length * 3;
-    for (const from of leaving) {
-      const c = st.engine.controller;
-      const opts = (tracker: OperationTracker) => ({ guarantee: desired.guarantee, optimizations: desired.optimizations, onProgress: (s: OperationStatus) => tracker.progress(s) });
-      const flows = (await st.engine.session(from)?.stats().catch(() => null))?.entries['per-flow'] ?? 0;
-      const move = await this.createOperation(pool, st, desired, { pool: pool.metadata.name, kind: 'move', from: [from], to: survivor, scopes: scopesOfMove(st), guarantee: desired.guarantee }, flows);
+    const trackers = new Map<OperationCause, OperationTracker>();
+    const exec = this.executor(st, desired, trackers);
+    const run = async (req: OperationRequest, flowsTotal: number) => {
+      const tracker = await this.createOperation(pool, st, desired, { pool: pool.metadata.name, kind: req.kind, from: req.from, to: req.to, scopes: req.scopes, guarantee: req.guarantee ?? 'none' }, flowsTotal);
+      trackers.set(req, tracker);
       st.opsInFlight = 1;
-      const m = await c.move(from, survivor, {}, scopesOfMove(st), opts(move));
-      move.progress(m);
-      await move.finish(m.phase === 'Succeeded' ? 'Succeeded' : 'Failed', m.error);
-      if (m.phase !== 'Succeeded') throw new Error(`draining ${from} into ${survivor} failed: ${m.error}`);
-      const merge = await this.createOperation(pool, st, desired, { pool: pool.metadata.name, kind: 'merge', from: [from], to: survivor, scopes: ['multi-flow', 'all-flows'], guarantee: 'none' }, 0);
-      const g = await c.merge([from], survivor, {}, ['multi-flow', 'all-flows'], opts(merge));
-      merge.progress(g);
-      await merge.finish(g.phase === 'Succeeded' ? 'Succeeded' : 'Failed', g.error);
-      if (g.phase !== 'Succeeded') throw new Error(`merging ${from} into ${survivor} failed: ${g.error}`);
+      const s = await exec.operate(req);
       st.opsInFlight = 0;
+      tracker.progress(s);
+      await tracker.finish(s.phase === 'Succeeded' ? 'Succeeded' : 'Failed', s.error);
+      return s;
+    };
+    for (const from of leaving) {
+      const flows = (await st.engine.session(from)?.stats().catch(() => null))?.entries['per-flow'] ?? 0;
+      const m = await run({ kind: 'move', from: [from], to: survivor, filter: {}, scopes: scopesOfMove(st), guarantee: desired.guarantee }, flows);
+      if (m.phase !== 'Succeeded') throw new Error(`draining ${from} into ${survivor} failed: ${m.error}`);
+      const g = await run({ kind: 'merge', from: [from], to: survivor, filter: {}, scopes: ['multi-flow', 'all-flows'], guarantee: 'none' }, 0);
+      if (g.phase !== 'Succeeded') throw new Error(`merging ${from} into ${survivor} failed: ${g.error}`);
       await st.engine.instances.stop(from);
       const cur = st.actual.placement;
       st.actual = withPlacement(st.actual, { ...cur, instances: cur.instances.filter((i) => i !== from), owner: cur.owner.map((o) => (o === from ? survivor : o)) });

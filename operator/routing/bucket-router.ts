@@ -106,6 +106,11 @@ export class BucketRouter implements Routing {
     }
   }
 
+  /** Drops the pins that route to an instance (it died): their flows go by their buckets again. Applied with the next change. */
+  unpin(instance: string): void {
+    this.pins = this.pins.filter((p) => p.instance !== instance);
+  }
+
   setPins(pins: PinnedRoute[]): void {
     this.pins = [...pins];
   }

@@ -156,6 +156,8 @@ export interface SwitchStats {
   egress: Record<string, number>;
   forwarded: Record<string, number>;
   dropped: number;
+  /** Of `dropped`, per instance: packets queued for it that were dropped (its queue was full, or it died and no rule routed to it any more). */
+  droppedQueued: Record<string, number>;
   toController: number;
   held: number;
   rules: { id: string; packets: number; bytes: number }[];

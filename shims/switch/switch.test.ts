@@ -67,6 +67,7 @@ test('packets queued for a dead instance are dropped once it is no longer routed
   t.is((await session.stats()).dropped, 0, 'queued while the instance may come back');
   await routeAll('m1');
   t.is((await session.stats()).dropped, 10);
+  t.deepEqual((await session.stats()).droppedQueued, { m0: 10 }, 'counted as the dead instance\'s');
   let got = 0;
   const again = await dial('mb-data', 'm0');
   again.onPacketBatch('packet', (ps) => { got += ps.length; });

@@ -58,6 +58,8 @@ export class SteeringSwitch {
   private seq = 0;
   private readonly stats = { received: 0, dropped: 0, toController: 0 };
   private readonly forwarded = new Map<string, number>();
+  /** Per instance name: packets queued for it and dropped (its queue was full, or it died and lost its routes). */
+  private readonly droppedQueued = new Map<string, number>();
   private server: Server | null = null;
   private controllerLink: Link | null = null;
 
@@ -213,7 +215,7 @@ export class SteeringSwitch {
       const room = Math.max(0, MAX_WAITING - o.waiting.length);
       for (let i = 0; i < packets.length && i < room; i++) o.waiting.push(packets[i]);
       if (packets.length > room) {
-        this.stats.dropped += packets.length - room;
+        this.countDroppedQueued(name, packets.length - room);
         this.o.log.warn({ instance: name, dropped: packets.length - room }, 'instance not connected; queue full, dropping');
       }
       return;
@@ -231,10 +233,15 @@ export class SteeringSwitch {
     const targets = new Set(this.table.rules().flatMap((r) => (r.action.type === 'forward' ? [r.action.instance] : [])));
     for (const [name, o] of this.outputs) {
       if (o.waiting.length === 0 || targets.has(name)) continue;
-      this.stats.dropped += o.waiting.length;
+      this.countDroppedQueued(name, o.waiting.length);
       this.o.log.warn({ instance: name, dropped: o.waiting.length }, 'instance gone and no longer routed to; its queued packets are dropped');
       o.waiting = [];
     }
+  }
+
+  private countDroppedQueued(name: string, n: number): void {
+    this.stats.dropped += n;
+    this.droppedQueued.set(name, (this.droppedQueued.get(name) ?? 0) + n);
   }
 
   /** A slow instance pushes back on every source rather than losing packets. */
@@ -310,6 +317,7 @@ export class SteeringSwitch {
       egress: Object.fromEntries(this.egress),
       forwarded: Object.fromEntries(this.forwarded),
       dropped: this.stats.dropped,
+      droppedQueued: Object.fromEntries(this.droppedQueued),
       toController: this.stats.toController,
       held,
       rules: this.table.counters(),

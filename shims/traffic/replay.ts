@@ -33,7 +33,8 @@ export interface ReplayResult {
   durationMs: number;
 }
 
-function toWire(p: CapturedPacket): WirePacket {
+/** A captured packet as a source sends it: the switch numbers and stamps it. */
+export function toWire(p: CapturedPacket): WirePacket {
   return { seq: 0, tsSec: p.tsSec, tsNsec: p.tsNsec, ingressMs: 0, origLen: p.origLen, linkType: p.linkType, inPort: p.inPort, data: p.data };
 }
 
