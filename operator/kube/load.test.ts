@@ -36,7 +36,8 @@ function setUp() {
 test('packets per second over the window, per instance and summed per pool', async (t) => {
   const { sampler, advance } = setUp();
   await sampler.sample();
-  t.deepEqual(sampler.instance('ns/p', 'a'), { packetsPerSecond: 0, windowSeconds: 0, at: 1_000_000, packetsProcessed: 0, flows: 0, stateBytes: 10 }, 'one reading: no rate yet');
+  t.deepEqual(sampler.instance('ns/p', 'a'), { packetsPerSecond: null, windowSeconds: 0, at: 1_000_000, packetsProcessed: 0, flows: 0, stateBytes: 10 }, 'one reading: no rate yet');
+  t.is(sampler.pool('ns/p')!.packetsPerSecond, null, 'nor for the pool');
   for (let k = 0; k < 4; k++) await advance(5000, { a: 5000, b: 1000 });
   const a = sampler.instance('ns/p', 'a')!;
   t.is(a.packetsPerSecond, 1000);
@@ -64,7 +65,8 @@ test('a replaced instance (its counter went back) is measured from its own readi
   for (let k = 0; k < 3; k++) await advance(5000, { a: 5000 });
   packets.a = 0;
   await advance(5000, { a: 100 });
-  t.is(sampler.instance('ns/p', 'a')!.packetsPerSecond, 0, 'one reading of the new process');
+  t.is(sampler.instance('ns/p', 'a')!.packetsPerSecond, null, 'one reading of the new process');
+  t.is(sampler.pool('ns/p')!.packetsPerSecond, sampler.instance('ns/p', 'b')!.packetsPerSecond, 'the pool counts the instances it has a rate for');
   await advance(5000, { a: 500 });
   t.is(sampler.instance('ns/p', 'a')!.packetsPerSecond, 100);
 });

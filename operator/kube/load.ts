@@ -18,8 +18,9 @@ export interface SampledPool {
 }
 
 export interface InstanceLoad {
-  packetsPerSecond: number;
-  /** The span the rate was measured over (0: one reading so far, the rate is 0). */
+  /** null while there is one reading only (a new instance): no rate yet, rather than a 0. */
+  packetsPerSecond: number | null;
+  /** The span the rate was measured over. */
   windowSeconds: number;
   /** When the latest reading was taken (ms since the epoch). */
   at: number;
@@ -123,7 +124,7 @@ export class LoadSampler {
     const first = h.readings[0];
     const span = last.at - first.at;
     return {
-      packetsPerSecond: span > 0 ? (last.packets - first.packets) / (span / 1000) : 0,
+      packetsPerSecond: span > 0 ? (last.packets - first.packets) / (span / 1000) : null,
       windowSeconds: Math.round(span / 1000), at: last.at, packetsProcessed: last.packets, flows: last.flows, stateBytes: h.stateBytes,
     };
   }
@@ -143,14 +144,18 @@ export class LoadSampler {
     return [...this.history.keys()];
   }
 
-  /** A pool's load: the sum of its instances' (an instance without a recent reading counts none). */
+  /**
+   * A pool's load: the sum of its instances' (an instance without a recent reading or a rate yet
+   * counts none); no rate while none of its instances has one. A pool of no instances has 0.
+   */
   pool(pool: string): InstanceLoad | undefined {
     const byInstance = this.history.get(pool);
     if (!byInstance) return undefined;
     const loads = [...byInstance.keys()].map((i) => this.instance(pool, i)).filter((l) => l !== undefined);
+    const rated = loads.filter((l) => l.packetsPerSecond !== null);
     return {
-      packetsPerSecond: loads.reduce((a, l) => a + l.packetsPerSecond, 0),
-      windowSeconds: Math.max(0, ...loads.map((l) => l.windowSeconds)),
+      packetsPerSecond: byInstance.size > 0 && rated.length === 0 ? null : rated.reduce((a, l) => a + l.packetsPerSecond!, 0),
+      windowSeconds: Math.max(0, ...rated.map((l) => l.windowSeconds)),
       at: Math.max(0, ...loads.map((l) => l.at)) || this.now(),
       packetsProcessed: loads.reduce((a, l) => a + l.packetsProcessed, 0),
       flows: loads.reduce((a, l) => a + l.flows, 0),

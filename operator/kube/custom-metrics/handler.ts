@@ -38,9 +38,9 @@ export interface Answer {
 
 const notLeading = failure(503, 'ServiceUnavailable', 'this operator replica is a standby: only the leader runs the pools and knows their load');
 
-function item(o: ObjectReference, metric: string, load: InstanceLoad): MetricValue {
+function item(o: ObjectReference, metric: string, load: InstanceLoad, packetsPerSecond: number): MetricValue {
   return {
-    describedObject: o, metric: { name: metric, selector: {} }, timestamp: rfc3339(load.at), windowSeconds: load.windowSeconds, value: quantity(load.packetsPerSecond),
+    describedObject: o, metric: { name: metric, selector: {} }, timestamp: rfc3339(load.at), windowSeconds: load.windowSeconds, value: quantity(packetsPerSecond),
   };
 }
 
@@ -61,9 +61,11 @@ export async function answer(req: MetricsRequest, s: MetricSources): Promise<Ans
       return fail(failure(404, 'NotFound', `${POOL_RESOURCE} "${req.name}" not found in namespace ${req.namespace}`, { name: req.name, group: 'openmb.io', kind: POOL_RESOURCE }));
     }
     const load = s.load.pool(`${req.namespace}/${req.name}`);
-    // Not yet sampled (the pool just started): no value is better than a 0 the HPA would act on.
-    if (!load) return fail(failure(503, 'ServiceUnavailable', `no reading of pool ${req.namespace}/${req.name}'s load yet; try again in a few seconds`));
-    return { code: 200, body: metricValueList([item({ ...POOL_REFERENCE, namespace: req.namespace, name: req.name }, req.metric, load)]) };
+    // Not measured yet (the pool or the operator just started): no value is better than a 0 the HPA would act on.
+    if (!load || load.packetsPerSecond === null) {
+      return fail(failure(503, 'ServiceUnavailable', `pool ${req.namespace}/${req.name}'s load is not measured yet; try again in a few seconds`));
+    }
+    return { code: 200, body: metricValueList([item({ ...POOL_REFERENCE, namespace: req.namespace, name: req.name }, req.metric, load, load.packetsPerSecond)]) };
   }
   let pods: PodRef[];
   if (req.name === '*') {
@@ -73,14 +75,14 @@ export async function answer(req: MetricsRequest, s: MetricSources): Promise<Ans
     if (!pod) return fail(failure(404, 'NotFound', `pods "${req.name}" not found in namespace ${req.namespace}`, { name: req.name, kind: POD_RESOURCE }));
     pods = [pod];
   }
-  // A Pod that is not an instance, or one not yet sampled, has no value: the HPA treats it as missing.
+  // A Pod that is not an instance, or one not yet measured, has no value: the HPA treats it as missing.
   const items = pods.flatMap((pod) => {
     const of = instanceOf(req.namespace, pod);
     const load = of ? s.load.instance(of.pool, of.instance) : undefined;
-    return load ? [item({ ...POD_REFERENCE, namespace: req.namespace, name: pod.name }, req.metric, load)] : [];
+    return load?.packetsPerSecond != null ? [item({ ...POD_REFERENCE, namespace: req.namespace, name: pod.name }, req.metric, load, load.packetsPerSecond)] : [];
   });
   if (req.name !== '*' && items.length === 0) {
-    return fail(failure(404, 'NotFound', `pod ${req.namespace}/${req.name} is not a sampled OpenMB instance, so it has no ${req.metric}`, { name: req.name, kind: POD_RESOURCE }));
+    return fail(failure(404, 'NotFound', `pod ${req.namespace}/${req.name} is not an OpenMB instance with a measured load, so it has no ${req.metric}`, { name: req.name, kind: POD_RESOURCE }));
   }
   return { code: 200, body: metricValueList(items) };
 }

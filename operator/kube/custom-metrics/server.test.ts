@@ -29,14 +29,15 @@ let leading = true;
 const selected: (string | undefined)[] = [];
 const sources: MetricSources = {
   leading: () => leading,
-  poolExists: async (ns, name) => ns === 'ns' && name === 'monitor',
+  poolExists: async (ns, name) => ns === 'ns' && (name === 'monitor' || name === 'fresh'),
   listPods: async (ns, selector) => {
     selected.push(selector);
     return ns === 'ns' ? PODS.filter((p) => selector !== 'openmb.io/pool=monitor,openmb.io/role=instance' || p.labels['openmb.io/role'] === 'instance') : [];
   },
   getPod: async (ns, name) => (ns === 'ns' ? PODS.find((p) => p.name === name) ?? null : null),
   load: {
-    pool: (key) => (key === 'ns/monitor' ? load(1500.5) : undefined),
+    // fresh's instances have one reading each so far.
+    pool: (key) => (key === 'ns/monitor' ? load(1500.5) : key === 'ns/fresh' ? { ...load(0), packetsPerSecond: null } : undefined),
     // monitor-2 was not sampled yet.
     instance: (pool, i) => (pool === 'ns/monitor' ? ({ 'monitor-0': load(1000), 'monitor-1': load(500.5) } as Record<string, InstanceLoad>)[i] : undefined),
   },
@@ -139,7 +140,8 @@ test('an unknown metric, pool or Pod is a 404 with a Status; a metric label sele
     [`${BASE_PATH}/namespaces/ns/pods/*/cpu_usage`, 404, /custom metric "cpu_usage"/],
     [`${BASE_PATH}/namespaces/ns/middleboxpools.openmb.io/nosuch/packets_per_second`, 404, /"nosuch" not found in namespace ns/],
     [`${BASE_PATH}/namespaces/ns/pods/nosuch/packets_per_second`, 404, /pods "nosuch" not found/],
-    [`${BASE_PATH}/namespaces/ns/pods/monitor-switch/packets_per_second`, 404, /not a sampled OpenMB instance/],
+    [`${BASE_PATH}/namespaces/ns/pods/monitor-switch/packets_per_second`, 404, /not an OpenMB instance with a measured load/],
+    [`${BASE_PATH}/namespaces/ns/pods/monitor-2/packets_per_second`, 404, /not an OpenMB instance with a measured load/],
     [`${BASE_PATH}/namespaces/ns/deployments/x/packets_per_second`, 404, /no custom metrics for the resource "deployments"/],
     [`${BASE_PATH}/middleboxpools.openmb.io/monitor/packets_per_second`, 404, /namespaced metrics only/],
     [`${POOL_PATH}?metricLabelSelector=a%3Db`, 400, /no labels to select by/],
@@ -150,6 +152,13 @@ test('an unknown metric, pool or Pod is a 404 with a Status; a metric label sele
     t.like(r.body, { kind: 'Status', status: 'Failure', code }, path);
     t.regex(r.body.message as string, message, path);
   }
+});
+
+test('a pool not measured yet is a 503, not a 0 the HPA would act on', async (t) => {
+  const r = await get(`${BASE_PATH}/namespaces/ns/middleboxpools.openmb.io/fresh/packets_per_second`);
+  t.is(r.status, 503);
+  t.like(r.body, { kind: 'Status', reason: 'ServiceUnavailable', code: 503 });
+  t.regex(r.body.message as string, /not measured yet/);
 });
 
 test.serial('a standby replica says it cannot answer (503) rather than giving a 0 the HPA would act on', async (t) => {
