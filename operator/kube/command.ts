@@ -2,7 +2,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
-import { loadSecret } from '../../shims/protocol/auth.js';
+import { loadSecret, SECRET_ENV } from '../../shims/protocol/auth.js';
+import { PodApi } from './pod-api.js';
 import { createLogger } from '../../shims/log/logger.js';
 import { KubeClient, loadKubeConfig } from './client.js';
 import { Operator } from './operator.js';
@@ -36,13 +37,13 @@ export function operatorCommand(): Command {
       .choices(['pod', 'process']).default(inCluster() ? 'pod' : 'process', 'pod in a cluster, else process'))
     .option('--controller-listen <host:port>', 'pod runtime: where the MB controller accepts instances and switches', hostPortOf('--controller-listen', '0.0.0.0:7100'), { host: '0.0.0.0', port: 7100 })
     .option('--controller-address <host:port>', 'pod runtime: the address Pods dial to reach the controller (a Service, or the node\'s address) (default: $OPENMB_CONTROLLER_ADDRESS)')
-    .option('--image <image>', 'pod runtime: image of switch and instance Pods when a pool\'s spec.template names none (default: $OPENMB_IMAGE, else openmb:dev)')
+    .option('--image <image>', 'pod runtime: image of switch and instance Pods when a pool\'s spec.template names none (default: $OPENMB_IMAGE, else the operator\'s own image in a cluster, else openmb:dev)')
     .option('--tls-dir <dir>', 'pod runtime: the operator\'s TLS material, a directory with ca.crt, tls.crt and tls.key (a mounted kubernetes.io/tls Secret; '
       + 'the certificate must name DNS:openmb) (default: $OPENMB_TLS_DIR, else the Secret --tls-secret in --lease-namespace, made when absent)')
     .option('--tls-secret <name>', 'pod runtime: the kubernetes.io/tls Secret, in each pool\'s namespace, mounted into its Pods (made from the operator\'s CA when absent)', 'openmb-tls')
     .option('--pod-secret <name>', 'pod runtime: the Secret, in each pool\'s namespace, that gives its Pods the shared secret (created and kept current by the operator)', 'openmb-shared-secret')
     .option('--kubeconfig <file>', 'kubeconfig to use (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
-    .option('--secret-file <path>', 'file holding the shared secret of switches, instances and traffic sources (default: $OPENMB_SECRET)')
+    .option('--secret-file <path>', 'file holding the shared secret of switches, instances and traffic sources (default: $OPENMB_SECRET; pod runtime: else the Secret --pod-secret in --lease-namespace, made when absent)')
     .option('--namespace <ns>', 'watch only this namespace (default: all)')
     .option('--http <host:port>', 'serve /healthz and /metrics (open) and /pools/NAMESPACE/NAME/outputs (needs "Authorization: Bearer SECRET") here', hostPort)
     .option('--metrics-api <host:port>', 'serve the custom metrics API (custom.metrics.k8s.io/v1beta2: packets_per_second of pools and instance Pods, for an HPA) over HTTPS here, '
@@ -56,7 +57,7 @@ export function operatorCommand(): Command {
     .option('--requestheader-allowed-names <names>', 'CNs of that certificate accepted, comma-separated (default: as the ConfigMap says; none: any it signed)', commaList)
     .option('--state-dir <dir>', 'logs of pool processes and drained outputs', join(tmpdir(), 'openmb-operator'))
     .option('--leader-elect', 'take a coordination.k8s.io Lease before reconciling (for more than one replica)')
-    .option('--lease-namespace <ns>', 'namespace of the leader Lease', 'default')
+    .option('--lease-namespace <ns>', 'namespace of the leader Lease, and of the operator\'s own Secrets', process.env.POD_NAMESPACE ?? 'default')
     .option('--lease-name <name>', 'name of the leader Lease', 'openmb-operator')
     .option('--workers <n>', 'reconciles running at once (each object one at a time)', (v) => {
       const n = Number(v);
@@ -81,8 +82,11 @@ Example:
       metricsApi?: { host: string; port: number }; metricsApiTlsDir?: string; metricsApiNames: string[]; requestheaderClientCaFile?: string; requestheaderAllowedNames?: string[];
     }) => {
       const log = createLogger('operator');
-      const secret = loadSecret(o.secretFile);
       const client = new KubeClient(loadKubeConfig(o.kubeconfig));
+      // In a cluster the operator may keep the shared secret itself, in a Secret of its namespace.
+      const secret = o.secretFile || process.env[SECRET_ENV] || o.runtime !== 'pod'
+        ? loadSecret(o.secretFile)
+        : await new PodApi(client).ownSharedSecret(o.leaseNamespace, o.podSecret);
       let runtime: RuntimeProvider;
       if (o.runtime === 'pod') {
         const controllerAddress = o.controllerAddress ?? process.env.OPENMB_CONTROLLER_ADDRESS;
@@ -94,7 +98,7 @@ Example:
         const bound = await server.listen(o.controllerListen, tls);
         log.info({ listen: formatAddress(bound), advertised: controllerAddress }, 'MB controller listening for Pods (mutual TLS)');
         runtime = new PodRuntime({
-          client, server, controllerAddress, image: o.image ?? process.env.OPENMB_IMAGE ?? 'openmb:dev', secret, secretName: o.podSecret,
+          client, server, controllerAddress, image: o.image ?? process.env.OPENMB_IMAGE ?? await new PodApi(client).ownImage() ?? 'openmb:dev', secret, secretName: o.podSecret,
           tls, tlsSecretName: o.tlsSecret, log,
         });
       } else {

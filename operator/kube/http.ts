@@ -4,7 +4,8 @@
  * pool is deleted, its drained outputs stay available here. Pool outputs are all of a pool's
  * state, so everything but the health probe and the metrics needs `Authorization: Bearer <shared secret>`.
  *
- *   GET /healthz                      ok, or 503 before the informers have synced (open)
+ *   GET /healthz                      ok while the process serves (liveness; open)
+ *   GET /readyz                       ok once ready, else 503 (readiness; open)
  *   GET /metrics                      the operator's metrics, Prometheus text format (open)
  *   GET /pools                        [{pool, switch, instances, placement owners}]
  *   GET /pools/NAMESPACE/NAME/outputs {outputs, duplicateFlows, drained?}
@@ -41,7 +42,10 @@ export async function serveHttp(o: HttpOptions): Promise<{ server: Server; addre
     };
     const url = new URL(req.url ?? '/', 'http://localhost');
     if (req.method !== 'GET') return send(405, 'only GET');
-    if (url.pathname === '/healthz') return o.ready() ? send(200, 'ok') : send(503, 'not ready');
+    // Liveness is only "this process answers": a standby waiting for the lease, or a leader whose
+    // informers are still syncing, would not be helped by a restart.
+    if (url.pathname === '/healthz') return send(200, 'ok');
+    if (url.pathname === '/readyz') return o.ready() ? send(200, 'ok') : send(503, 'not ready');
     if (url.pathname === '/metrics' && o.metrics) return o.metrics.serve(res);
     // The probe and the metrics (above) stay open for the kubelet and scrapers; everything from here on needs the token.
     if (!authorized(req.headers.authorization, o.secret)) {

@@ -7,6 +7,8 @@ export const POOL_LABEL = 'openmb.io/pool';
 export const INSTANCE_LABEL = 'openmb.io/instance';
 export const ROLE_LABEL = 'openmb.io/role';
 export const SWITCH_OF_LABEL = 'openmb.io/switch-of';
+/** On the operator replica that holds the leader Lease (the controller Service selects it). */
+export const LEADER_LABEL = 'openmb.io/leader';
 
 /** Label selector of a pool's instance Pods, in string form (status.selector). */
 export function instanceSelector(pool: string): string {

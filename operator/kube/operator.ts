@@ -20,8 +20,8 @@ import { PoolReconciler, PoolRegistry } from './pool-reconciler.js';
 import { runWorkers, WorkQueue } from './queue.js';
 import type { RuntimeProvider } from './runtime.js';
 import type { V1Pod } from '@kubernetes/client-node';
-import { POOL_LABEL, SWITCH_OF_LABEL } from './labels.js';
-import { podReady } from './pod-api.js';
+import { LEADER_LABEL, POOL_LABEL, SWITCH_OF_LABEL } from './labels.js';
+import { PodApi, podReady } from './pod-api.js';
 import { LoadSampler, registryPools } from './load.js';
 import { operatorMetrics } from './metrics.js';
 import { serveCustomMetrics, type FrontProxyTrust } from './custom-metrics/server.js';
@@ -59,6 +59,11 @@ export class Operator {
   readonly load = new LoadSampler(registryPools(this.registry));
   private elector: LeaderElector | null = null;
   private synced = false;
+
+  /** Ready: a standby as soon as it serves (it waits for the lease), a leader once its informers synced. */
+  private get ready(): boolean {
+    return !this.leading || this.synced;
+  }
   private running: Promise<unknown>[] = [];
   httpAddress: string | null = null;
   metricsApiAddress: string | null = null;
@@ -71,7 +76,7 @@ export class Operator {
     const leading = () => this.leading && (this.elector?.isLeader ?? true);
     operatorMetrics.attach({ load: this.load, queues: { pools: this.poolQueue, operations: this.opQueue }, leading });
     if (this.o.http) {
-      const { server, address } = await serveHttp({ ...this.o.http, registry: this.registry, ready: () => this.synced, log, secret: this.o.secret, metrics: operatorMetrics.collector });
+      const { server, address } = await serveHttp({ ...this.o.http, registry: this.registry, ready: () => this.ready, log, secret: this.o.secret, metrics: operatorMetrics.collector });
       this.server = server;
       this.httpAddress = address;
       log.info({ http: address }, 'serving /healthz, /metrics and /pools');
@@ -86,6 +91,7 @@ export class Operator {
     if (this.o.leader) {
       this.elector = new LeaderElector(client, this.o.leader, log);
       await this.elector.acquire(onLostLeadership);
+      await this.markLeaderPod();
     }
     this.leading = true;
     this.pools = new Informer<MiddleboxPool>('middleboxpools', client.source<MiddleboxPool>(MIDDLEBOX_POOL.plural, this.o.namespace), log);
@@ -143,6 +149,19 @@ export class Operator {
       runWorkers(this.poolQueue, workers, timed('pool', (k) => poolReconciler.reconcile(k)), onError('pool', 'pools')),
       runWorkers(this.opQueue, workers, timed('operation', (k) => opReconciler.reconcile(k)), onError('operation', 'operations')),
     );
+  }
+
+  /**
+   * In a cluster, the leader labels its own Pod LEADER_LABEL: the controller Service selects that
+   * label, so instances and switches reach the replica that runs their pools, never the standby.
+   * A replica that loses the lease exits, and its label goes with its Pod.
+   */
+  private async markLeaderPod(): Promise<void> {
+    const name = process.env.POD_NAME;
+    const namespace = process.env.POD_NAMESPACE;
+    if (!name || !namespace) return;
+    await new PodApi(this.o.client).label(namespace, name, { [LEADER_LABEL]: 'true' });
+    this.o.log.info({ pod: `${namespace}/${name}`, label: LEADER_LABEL }, 'labelled this Pod as the leader');
   }
 
   async stop(): Promise<void> {

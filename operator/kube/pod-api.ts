@@ -3,7 +3,8 @@
  * ready (naming why it is not, e.g. an image that cannot be pulled), keep the shared secret in a
  * Secret of the pool's namespace, and a list+watch of the Pods OpenMB owns for an informer.
  */
-import type { CoreV1Api, V1Pod } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type CoreV1Api, type V1Pod } from '@kubernetes/client-node';
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { statusCode } from './client.js';
 import type { ListResult, ListWatchSource, WatchEventType } from './informer.js';
@@ -95,6 +96,40 @@ export class PodApi {
     } catch (e) {
       if (statusCode(e) !== 404) throw e;
       await this.core.createNamespacedSecret({ namespace, body });
+    }
+  }
+
+  /** The image this process runs, when it runs in a Pod that says who it is (POD_NAME, POD_NAMESPACE). */
+  async ownImage(): Promise<string | undefined> {
+    const name = process.env.POD_NAME;
+    const namespace = process.env.POD_NAMESPACE;
+    if (!name || !namespace) return undefined;
+    return (await this.get(namespace, name))?.spec?.containers[0]?.image;
+  }
+
+  /** Sets labels on a Pod (a JSON merge patch: other labels stay). */
+  async label(namespace: string, name: string, labels: Record<string, string>): Promise<void> {
+    await this.core.patchNamespacedPod({ namespace, name, body: { metadata: { labels } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+  }
+
+  /** The shared secret kept in a Secret of this namespace; a random one is stored there when absent. */
+  async ownSharedSecret(namespace: string, name: string): Promise<string> {
+    try {
+      const have = await this.core.readNamespacedSecret({ namespace, name });
+      const value = have.data?.[SECRET_KEY];
+      if (!value) throw new Error(`Secret ${namespace}/${name} has no key "${SECRET_KEY}"`);
+      return Buffer.from(value, 'base64').toString('utf8');
+    } catch (e) {
+      if (statusCode(e) !== 404) throw e;
+    }
+    const secret = randomBytes(24).toString('base64url');
+    try {
+      await this.core.createNamespacedSecret({ namespace, body: { metadata: { name, namespace }, type: 'Opaque', stringData: { [SECRET_KEY]: secret } } });
+      return secret;
+    } catch (e) {
+      // Another replica stored one first: theirs stands.
+      if (statusCode(e) === 409) return this.ownSharedSecret(namespace, name);
+      throw e;
     }
   }
 
