@@ -6,6 +6,7 @@
  *   GET …/namespaces/NS/middleboxpools.openmb.io/NAME/packets_per_second   one pool (an Object metric)
  *   GET …/namespaces/NS/pods/NAME/packets_per_second                       one instance Pod, or with NAME "*"
  *                                                                          each Pod ?labelSelector= selects (a Pods metric)
+ *   GET /openapi/v2                                                        an OpenAPI document with no paths
  */
 import { API_VERSION, GROUP, MIDDLEBOX_POOL } from '../../api/types.js';
 
@@ -58,6 +59,8 @@ export interface Status {
 
 export type MetricsRequest =
   | { kind: 'discovery' }
+  /** The aggregator merges every APIService's OpenAPI document into the API server's; this API adds no paths to it. */
+  | { kind: 'openapi' }
   | { kind: 'pool'; namespace: string; name: string; metric: string }
   /** `name` "*": every Pod matching `labelSelector`. */
   | { kind: 'pods'; namespace: string; name: string; metric: string; labelSelector?: string }
@@ -79,6 +82,10 @@ export function discovery() {
   };
 }
 
+export function openApi() {
+  return { swagger: '2.0', info: { title: 'OpenMB custom metrics API', version: METRICS_VERSION }, paths: {} };
+}
+
 export function metricValueList(items: MetricValue[]): MetricValueList {
   return { kind: 'MetricValueList', apiVersion: METRICS_GROUP_VERSION, metadata: {}, items };
 }
@@ -96,6 +103,7 @@ const unknownMetric = (metric: string, resource: string) =>
 export function parseRequest(url: URL): MetricsRequest {
   const path = url.pathname.replace(/\/+$/, '');
   if (path === BASE_PATH) return { kind: 'discovery' };
+  if (path === '/openapi/v2') return { kind: 'openapi' };
   if (!path.startsWith(`${BASE_PATH}/`)) return { kind: 'invalid', status: failure(404, 'NotFound', `${path} is not served here: the custom metrics API is under ${BASE_PATH}`) };
   const parts = path.slice(BASE_PATH.length + 1).split('/').map(decodeURIComponent);
   if (parts.length !== 5 || parts[0] !== 'namespaces') {

@@ -8,7 +8,7 @@ import { INSTANCE_LABEL, POOL_LABEL, ROLE_LABEL } from '../labels.js';
 import type { InstanceLoad } from '../load.js';
 import { rfc3339 } from '../status.js';
 import {
-  discovery, failure, metricValueList, POD_REFERENCE, POD_RESOURCE, POOL_REFERENCE, POOL_RESOURCE, quantity,
+  discovery, failure, metricValueList, openApi, POD_REFERENCE, POD_RESOURCE, POOL_REFERENCE, POOL_RESOURCE, quantity,
   type MetricsRequest, type MetricValue, type ObjectReference, type Status,
 } from './api.js';
 
@@ -55,6 +55,7 @@ export async function answer(req: MetricsRequest, s: MetricSources): Promise<Ans
   const fail = (st: Status): Answer => ({ code: st.code, body: st });
   if (req.kind === 'invalid') return fail(req.status);
   if (req.kind === 'discovery') return { code: 200, body: discovery() };
+  if (req.kind === 'openapi') return { code: 200, body: openApi() };
   if (!s.leading()) return fail(notLeading);
   if (req.kind === 'pool') {
     if (!(await s.poolExists(req.namespace, req.name))) {
