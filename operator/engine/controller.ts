@@ -78,8 +78,8 @@ export class MbController {
    * The source died (a failover): its flows go to `dst` without their state, which died with it.
    * Recorded as a move that carried nothing, with the flows the source held when it last said.
    */
-  async failover(src: string, dst: string, filter: FlowFilter, lostFlows: number, o: OperationOptions = {}): Promise<OperationStatus> {
-    const status = newOperationStatus('move', [src], dst, filter, [], 'none');
+  async failover(src: string, dst: string, filter: FlowFilter, scopes: Scope[], lostFlows: number, o: OperationOptions = {}): Promise<OperationStatus> {
+    const status = newOperationStatus('move', [src], dst, filter, scopes, 'none');
     const progress = (patch: Partial<OperationStatus>) => {
       Object.assign(status, patch);
       o.onProgress?.(status);

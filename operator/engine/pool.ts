@@ -129,35 +129,41 @@ export class PoolExecutor {
    * at a time so that no flow is re-routed before its state has moved. The share `to` holds
    * already is pinned as well, so a later move of its buckets leaves those flows in place.
    */
-  async migrate(filter: FlowFilter, to: string): Promise<OperationStatus[]> {
-    const moves: OperationStatus[] = [];
+  async migrate(filter: FlowFilter, to: string): Promise<void> {
     const share = (instance: string) => ({ ...filter, buckets: this.router.bucketFilter(this.router.bucketsOf(instance)).buckets! });
     for (const from of this.placement.instances) {
       if (from === to || this.router.bucketsOf(from).length === 0) continue;
       const s = await this.operate({ kind: 'move', from: [from], to, filter: share(from), scopes: this.moveScopes() });
-      moves.push(s);
       if (s.phase === 'Failed') throw new Error(`moving the flows of ${JSON.stringify(filter)} from ${from} to ${to} failed: ${s.error}`);
     }
     if (this.router.bucketsOf(to).length > 0) await this.router.route(share(to), to);
-    return moves;
   }
 
   /**
-   * An instance died: everything routed to it goes, route only, to the survivor holding the
-   * fewest buckets (a plan may spread them after), and its state, which died with it, is counted
-   * as `lostFlows`. Throws if the route change fails.
+   * The survivor a dead instance's flows fail over to: of the instances not `gone` (those that
+   * died with it), the one holding the fewest buckets (the first of those).
    */
-  async failover(dead: string, lostFlows: number): Promise<OperationStatus> {
+  failoverTarget(dead: string, gone: readonly string[] = [dead]): string {
     const p = this.placement;
-    const survivors = p.instances.filter((i) => i !== dead);
+    const survivors = p.instances.filter((i) => i !== dead && !gone.includes(i));
     if (survivors.length === 0) throw new Error(`${dead} died and no instance is left to take its flows`);
     const held = (i: string) => p.owner.filter((o) => o === i).length;
-    const to = survivors.reduce((a, b) => (held(b) < held(a) ? b : a));
+    return survivors.reduce((a, b) => (held(b) < held(a) ? b : a));
+  }
+
+  /**
+   * An instance died: everything routed to it goes, route only, to its failoverTarget (a plan may
+   * spread them after), and its state, which died with it, is counted as `lostFlows`. Throws if
+   * the route change fails.
+   */
+  async failover(dead: string, lostFlows: number, gone: readonly string[] = [dead]): Promise<OperationStatus> {
+    const p = this.placement;
+    const to = this.failoverTarget(dead, gone);
     this.router.unpin(dead);
-    const req: OperationRequest = { kind: 'move', from: [dead], to, filter: this.router.bucketFilter(this.router.bucketsOf(dead)), scopes: [] };
-    const s = await this.controller.failover(dead, to, req.filter, lostFlows, { onProgress: this.progress(req) });
+    const req: OperationRequest = { kind: 'move', from: [dead], to, filter: this.router.bucketFilter(this.router.bucketsOf(dead)), scopes: this.moveScopes() };
+    const s = await this.controller.failover(dead, to, req.filter, req.scopes, lostFlows, { onProgress: this.progress(req) });
     if (s.phase === 'Failed') throw new Error(`re-routing the flows of ${dead} to ${to} failed: ${s.error}`);
-    this.placement = { ...p, instances: survivors, owner: p.owner.map((o) => (o === dead ? to : o)) };
+    this.placement = { ...p, instances: p.instances.filter((i) => i !== dead), owner: p.owner.map((o) => (o === dead ? to : o)) };
     return s;
   }
 

@@ -11,6 +11,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { API_VERSION, STATE_OPERATION, type MiddleboxPool, type StateOperation } from '../api/types.js';
 import { type OperationCause, PoolExecutor, type OperationRequest } from '../engine/pool.js';
+import type { OperationStatus } from '../engine/operation.js';
 import type { Step } from '../placement/plan.js';
 import type { PinnedRoute } from '../routing/bucket-router.js';
 import type { Scope } from '../../shims/protocol/messages.js';
@@ -156,8 +157,8 @@ export class PoolReconciler {
     return st;
   }
 
-  /** Reads load from the engine, and drops instances it no longer has (their flows are lost). */
-  private async confirmActual(pool: MiddleboxPool, st: PoolState): Promise<void> {
+  /** Reads load from the engine, and drops instances it no longer has (their flows are lost), failing their flows over to survivors. */
+  private async confirmActual(pool: MiddleboxPool, st: PoolState, desired: DesiredState): Promise<void> {
     const live = new Map<string, InstanceLoad>();
     await Promise.all(st.actual.placement.instances.map(async (name) => {
       const s = st.engine.session(name);
@@ -166,14 +167,40 @@ export class PoolReconciler {
       if (c) live.set(name, { ready: true, packets: c.packetsProcessed, flows: c.entries['per-flow'] });
     }));
     const lostBefore = st.actual.lostFlows;
-    const { actual, lost } = confirm(st.actual, live, (name) => st.engine.retired.get(name)?.entries['per-flow'] ?? st.actual.load[name]?.flows ?? 0);
+    const lastFlows = (name: string) => st.engine.retired.get(name)?.entries['per-flow'] ?? st.actual.load[name]?.flows ?? 0;
+    const lost = st.actual.placement.instances.filter((i) => !live.has(i));
+    // While one survives, the lost instances' flows fail over to survivors; with none left, confirm routes their buckets nowhere.
+    if (lost.length > 0 && lost.length < st.actual.placement.instances.length) await this.failOver(pool, st, desired, lost, lastFlows);
+    const { actual } = confirm(st.actual, live, lastFlows);
     st.actual = actual;
     if (lost.length > 0) {
       this.log.warn({ pool: st.key, lost }, 'instances are gone; their buckets go to the survivors');
       st.lost.push(...lost);
       st.actual.placement.owner.forEach((o, b) => { st.engine.router.owner[b] = o; });
-      if (actual.placement.instances.length > 0) await st.engine.router.apply();
       await this.event(pool, 'Warning', 'InstanceLost', `instance${lost.length > 1 ? 's' : ''} ${lost.join(', ')} stopped unexpectedly; the state of ${actual.lostFlows - lostBefore} flows is lost and their buckets went to the survivors`);
+    }
+  }
+
+  /**
+   * Each dead instance's flows go, route only, to a survivor (PoolExecutor.failover), recorded as
+   * a StateOperation with the flows lost: those the instance held when it last reported. The
+   * route change does not wait for the API server: if the record cannot be written, it goes on.
+   */
+  private async failOver(pool: MiddleboxPool, st: PoolState, desired: DesiredState, dead: string[], lastFlows: (name: string) => number): Promise<void> {
+    let tracker: OperationTracker | null = null;
+    const exec = this.executor(st, desired, (s) => tracker?.progress(s));
+    const p = st.engine.router.partitioning;
+    for (const name of dead) {
+      const to = exec.failoverTarget(name, dead);
+      const flows = lastFlows(name);
+      const filter = { buckets: { key: p.key, of: p.buckets, ids: st.engine.router.bucketsOf(name) } };
+      tracker = await this.createOperation(pool, st, desired, { pool: pool.metadata.name, kind: 'move', from: [name], to, filter, scopes: scopesOfMove(st), guarantee: 'none' }, 0)
+        .catch((e: unknown) => { this.log.warn({ pool: st.key, instance: name, err: apiMessage(e) }, 'could not record the failover as a StateOperation; failing over anyway'); return null; });
+      let error: string | undefined;
+      await exec.failover(name, flows, dead).catch((e: Error) => { error = e.message; });
+      await tracker?.finish(error ? 'Failed' : 'Succeeded', error ?? `${name} is gone: its flows went to ${to} without their state; ${flows} flows lost`);
+      if (error) throw new Error(error);
+      st.actual = { ...withPlacement(st.actual, exec.placement), lostFlows: st.actual.lostFlows + flows };
     }
   }
 
@@ -212,7 +239,7 @@ export class PoolReconciler {
   }
 
   private async converge(pool: MiddleboxPool, st: PoolState, desired: DesiredState): Promise<Result> {
-    await this.confirmActual(pool, st);
+    await this.confirmActual(pool, st, desired);
     await this.syncPins(st, desired);
     const steps = diff(desired, st.actual, st.userPins);
     if (steps.length === 0) {
@@ -243,7 +270,7 @@ export class PoolReconciler {
   /** Runs a group's steps one after another, or a group of moves all at once (stepGroups), each move its own StateOperation. */
   private async runGroup(pool: MiddleboxPool, st: PoolState, desired: DesiredState, group: Step[], left: number): Promise<void> {
     const trackers = new Map<OperationCause, OperationTracker>();
-    const exec = this.executor(st, desired, trackers);
+    const exec = this.executor(st, desired, (s, cause) => trackers.get(cause)?.progress(s));
     const atOnce = group.every((s) => s.kind === 'move');
     for (const batch of atOnce ? [group] : group.map((s) => [s])) {
       for (const step of batch) {
@@ -271,11 +298,10 @@ export class PoolReconciler {
     }
   }
 
-  /** How every operation on the pool's state runs: each reports to the tracker of what it was run for (its StateOperation). */
-  private executor(st: PoolState, desired: DesiredState, trackers: Map<OperationCause, OperationTracker>): PoolExecutor {
+  /** How every operation on the pool's state runs: each reports its progress (to its StateOperation's tracker). */
+  private executor(st: PoolState, desired: DesiredState, onOperation: (s: OperationStatus, cause: OperationCause) => void): PoolExecutor {
     return new PoolExecutor(st.actual.placement, st.engine.controller, st.engine.router, st.engine.instances, {
-      descriptor: liveDescriptor(st), guarantee: desired.guarantee, optimizations: desired.optimizations, log: this.log,
-      onOperation: (s, cause) => trackers.get(cause)?.progress(s),
+      descriptor: liveDescriptor(st), guarantee: desired.guarantee, optimizations: desired.optimizations, log: this.log, onOperation,
       onStep: (_s, placement) => { st.actual = withPlacement(st.actual, placement); },
     });
   }
@@ -326,7 +352,7 @@ export class PoolReconciler {
     const leaving = p.instances.filter((i) => i !== survivor);
     let left = leaving.length * 3;
     const trackers = new Map<OperationCause, OperationTracker>();
-    const exec = this.executor(st, desired, trackers);
+    const exec = this.executor(st, desired, (s, cause) => trackers.get(cause)?.progress(s));
     const run = async (req: OperationRequest, flowsTotal: number) => {
       const tracker = await this.createOperation(pool, st, desired, { pool: pool.metadata.name, kind: req.kind, from: req.from, to: req.to, scopes: req.scopes, guarantee: req.guarantee ?? 'none' }, flowsTotal);
       trackers.set(req, tracker);
@@ -361,7 +387,7 @@ export class PoolReconciler {
     if (st) {
       await st.lock.run(async () => {
         const desired = desiredState(pool, st.descriptor.partitionKey);
-        await this.confirmActual(pool, st);
+        await this.confirmActual(pool, st, desired);
         await this.writeStatus(pool, st, desired, Math.max(0, st.actual.placement.instances.length - 1) * 3);
         await this.drain(pool, st, desired);
         const names = st.actual.placement.instances;
