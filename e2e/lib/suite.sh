@@ -116,3 +116,33 @@ end_suite() {
 keep_work() {
   if (($1 == 0 && !FAILED)) && [[ ${KEEP:-0} != 1 ]]; then rm -rf "$WORK"; else log "logs kept in $WORK"; fi
 }
+
+# start_cluster_with_node: without $KUBECONFIG, a control plane and a real node in $WORK (CP_DIR,
+# NODE_RUN and the node's variables, e.g. NODE_IP, are set; the suite's cleanup stops them),
+# with the openmb image built without Docker and imported. With $KUBECONFIG, nothing: the
+# cluster and its image are the caller's.
+start_cluster_with_node() {
+  [[ -f $ROOT/dist/cli/main.js ]] || (cd "$ROOT" && npx tsc -p tsconfig.json)
+  [[ -z ${KUBECONFIG:-} ]] || return 0
+  CP_DIR="$WORK/controlplane"
+  NODE_RUN="$WORK/node"
+  log "no KUBECONFIG: starting a control plane and a real node in $WORK"
+  "$ROOT/e2e/controlplane/up.sh" "$CP_DIR" >/dev/null
+  export KUBECONFIG="$CP_DIR/kubeconfig"
+  "$ROOT/e2e/node/up.sh" "$NODE_RUN" "$CP_DIR" >"$WORK/node-up.log" 2>&1 || { tail -n 30 "$WORK/node-up.log"; fail "e2e/node/up.sh"; }
+  # shellcheck disable=SC1091
+  source "$NODE_RUN/node.env"
+  "$ROOT/e2e/image/build.sh" "$WORK/openmb.tar" >"$WORK/image.log" 2>&1 || { tail -n 20 "$WORK/image.log"; fail "e2e/image/build.sh"; }
+  "$ROOT/e2e/node/import.sh" "$NODE_RUN" "$WORK/openmb.tar" >>"$WORK/image.log" 2>&1 || fail "e2e/node/import.sh"
+  pass "node $NODE_NAME ($NODE_IP) Ready; image built and imported"
+}
+
+# fetch_tls NS DIR: the pool namespace's TLS Secret (openmb-tls) as a --tls-dir for traffic sources.
+fetch_tls() {
+  mkdir -p "$2"
+  local f
+  for f in ca.crt tls.crt tls.key; do
+    kubectl -n "$1" get secret openmb-tls -o jsonpath="{.data.${f//./\\.}}" | base64 -d >"$2/$f" || fail "reading $f of Secret $1/openmb-tls"
+  done
+  chmod 600 "$2/tls.key"
+}

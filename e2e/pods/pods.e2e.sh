@@ -62,21 +62,8 @@ trap 'exit 130' INT TERM
 trap '((FAILED)) || log "FAIL (line $LINENO: $BASH_COMMAND)"' ERR
 
 # --- a cluster with a node, and the image ----------------------------------------------------
-[[ -f $ROOT/dist/cli/main.js ]] || (cd "$ROOT" && npx tsc -p tsconfig.json)
-if [[ -z ${KUBECONFIG:-} ]]; then
-  CP_DIR="$WORK/controlplane"
-  NODE_RUN="$WORK/node"
-  log "no KUBECONFIG: starting a control plane and a real node in $WORK"
-  "$ROOT/e2e/controlplane/up.sh" "$CP_DIR" >/dev/null
-  export KUBECONFIG="$CP_DIR/kubeconfig"
-  "$ROOT/e2e/node/up.sh" "$NODE_RUN" "$CP_DIR" >"$WORK/node-up.log" 2>&1 || { tail -n 30 "$WORK/node-up.log"; fail "e2e/node/up.sh"; }
-  # shellcheck disable=SC1091
-  source "$NODE_RUN/node.env"
-  "$ROOT/e2e/image/build.sh" "$WORK/openmb.tar" >"$WORK/image.log" 2>&1 || { tail -n 20 "$WORK/image.log"; fail "e2e/image/build.sh"; }
-  "$ROOT/e2e/node/import.sh" "$NODE_RUN" "$WORK/openmb.tar" >>"$WORK/image.log" 2>&1 || fail "e2e/node/import.sh"
-  CONTROLLER_HOST="${CONTROLLER_HOST:-$NODE_IP}"
-  pass "node $NODE_NAME ($NODE_IP) Ready; image $IMAGE built and imported"
-fi
+start_cluster_with_node
+CONTROLLER_HOST="${CONTROLLER_HOST:-${NODE_IP:-}}"
 [[ -n ${CONTROLLER_HOST:-} ]] || fail "set CONTROLLER_HOST to an address of this machine that Pods reach"
 kubectl get --raw /readyz >/dev/null 2>&1 || fail "the API server does not answer"
 kubectl get nodes -o wide | sed 's/^/    /'
@@ -170,11 +157,7 @@ SWITCH_POD=$(pool_field '{.status.switch.pod}')
 pass "switch Pod $SWITCH_POD at $SWITCH; selector $(pool_field '{.status.selector}')"
 
 # Traffic reaches the switch Pod over mutual TLS, with the certificate the operator put in the pool's namespace.
-mkdir -p "$WORK/tls"
-for f in ca.crt tls.crt tls.key; do
-  k get secret openmb-tls -o jsonpath="{.data.${f//./\\.}}" | base64 -d >"$WORK/tls/$f" || fail "reading $f of Secret openmb-tls"
-done
-chmod 600 "$WORK/tls/tls.key"
+fetch_tls "$NS" "$WORK/tls"
 plain_refused() {
   ! OPENMB_SECRET="$(cat "$WORK/secret")" timeout 20 "${OPENMB[@]}" replay --trace "$TRACE" --switch "$SWITCH" >"$WORK/plain.out" 2>&1
 }
