@@ -79,9 +79,11 @@ With no options at all, the bundled capture ${join('data', 'traces', 'tryzeek_su
 pool that scales 1 -> 2 -> 3 -> 2 (loss-free), compared against one unscaled instance.
 Without --rate or --speed, packets go as fast as the switch and middleboxes take them.
 
-Writes DIR/report.json: packets {sent, processed, dropped, reordered}, instances, operations
-[{kind, guarantee, from, to, flows, bytes, eventsHeld, eventsReleased, durationMs, startedAt, endedAt}],
-and the pool's merged outputs (monitor: flows, hosts, totals); and DIR/timeline.html.`)
+Writes DIR/report.json: packets {sent, processed, dropped, lost, reordered}, instances, operations
+[{kind, guarantee, from, to, filter, flows, bytes, eventsHeld, eventsReleased, durationMs, startedAt, endedAt}],
+lost (what died with a killed instance: queued, inFlight, processed, flows), migration (where a
+migrated server's flows are), and the pool's merged outputs (monitor: flows, hosts, totals); and
+DIR/timeline.html.`)
     .action(async (o: {
       middlebox: string; trace: string; out: string; replicas?: number; scale?: ScaleStep[]; guarantee: Guarantee; optimizations?: Optimizations;
       scenario: Scenario; at?: number; server?: string; partition?: PartitionKeyKind; inside?: string[]; buckets?: number;
