@@ -4,7 +4,8 @@
 # Usage: e2e/controlplane/up.sh DIR
 #
 # Starts etcd, kube-apiserver and kube-controller-manager as background
-# processes listening on 127.0.0.1 only. DIR receives the certificates,
+# processes listening on 127.0.0.1 only. DIR receives the certificates (the
+# aggregation layer's front-proxy CA and client certificate in DIR/front-proxy/),
 # DIR/kubeconfig (admin, client cert), DIR/*.log, DIR/*.pid and the etcd data.
 # Running up.sh again on a stopped DIR restarts it with the same ports, certs
 # and data; `rm -rf DIR` for a fresh cluster. Stop it with down.sh DIR.
@@ -84,6 +85,17 @@ if [[ ! -f apiserver-kubelet-client.crt ]]; then
   chmod 600 apiserver-kubelet-client.key
 fi
 
+# The aggregation layer (APIServices, e.g. OpenMB's custom metrics API): the API server proxies
+# to an extension server with this client certificate, from a CA of its own so that no other
+# client certificate passes for the front proxy. Made apart, like the one above.
+if [[ ! -f front-proxy/client.crt ]]; then
+  mkdir -p front-proxy
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=openmb-e2e-front-proxy-ca \
+    -keyout front-proxy/ca.key -out front-proxy/ca.crt 2>/dev/null
+  chmod 600 front-proxy/ca.key
+  sign_cert "$DIR/front-proxy" "$DIR/front-proxy/client" /CN=front-proxy-client "extendedKeyUsage=clientAuth"
+fi
+
 kubeconfig() { write_kubeconfig "$DIR/$1" "$APISERVER_PORT" "$DIR/ca.crt" "$2" "$DIR/$2"; }
 kubeconfig kubeconfig admin
 kubeconfig controller-manager.kubeconfig controller-manager
@@ -126,6 +138,8 @@ wait_for etcd etcd bash -c "exec 3<>/dev/tcp/127.0.0.1/$ETCD_PORT"
 # reliable progress notifications and serves consistent lists from etcd.
 # --endpoint-reconciler-type=none: the `kubernetes` Endpoints would point at
 # 127.0.0.1, which Endpoints validation rejects (error spam every 10s).
+# --requestheader-*, --proxy-client-*: the aggregation layer, as above; --enable-aggregator-routing:
+# an APIService's Service is reached at its endpoints (no kube-proxy on loopback).
 # --kubelet-*: only used when a node joins (e2e/node/up.sh): the apiserver dials a kubelet
 # at its InternalIP (the node IP; the node's name resolves nowhere), presents the client
 # certificate above and checks the kubelet's serving certificate, which the node signs with
@@ -144,6 +158,11 @@ start kube-apiserver "$BIN/kube-apiserver" \
   --kubelet-client-certificate "$DIR/apiserver-kubelet-client.crt" \
   --kubelet-client-key "$DIR/apiserver-kubelet-client.key" \
   --kubelet-certificate-authority "$DIR/ca.crt" \
+  --requestheader-client-ca-file "$DIR/front-proxy/ca.crt" --requestheader-allowed-names front-proxy-client \
+  --requestheader-username-headers X-Remote-User --requestheader-group-headers X-Remote-Group \
+  --requestheader-extra-headers-prefix X-Remote-Extra- \
+  --proxy-client-cert-file "$DIR/front-proxy/client.crt" --proxy-client-key-file "$DIR/front-proxy/client.key" \
+  --enable-aggregator-routing=true \
   --kubelet-preferred-address-types InternalIP ${KUBE_APISERVER_ARGS:-}
 wait_for "apiserver /readyz" kube-apiserver kubectl --kubeconfig "$DIR/kubeconfig" get --raw /readyz
 
