@@ -209,9 +209,10 @@ mv "$WORK/operator.log" "$WORK/operator-1.log"
 [[ $(pod_uids) == "$BEFORE" ]] || fail "the pool's Pods changed when the operator stopped"
 start_operator
 pass "operator restarted (pid $OPERATOR_PID) while the pool's Pods kept running"
+adopted() { grep -q 'adopted the instance Pods' "$WORK/operator.log"; }
+wait_until 60 "the new operator adopts the instance Pods" adopted
 check_scaled 2
 [[ $(pod_uids) == "$BEFORE" ]] || fail "the new operator replaced Pods instead of adopting them: $(pod_uids)"
-grep -q 'adopted the instance Pods' "$WORK/operator.log" || fail "the new operator did not say it adopted the instance Pods"
 curl -sf -H "Authorization: Bearer $(cat "$WORK/secret")" "$HTTP/pools/$NS/$POOL/outputs" >"$WORK/outputs-adopted.json" || fail "GET outputs after the restart"
 same_outputs "$WORK/outputs-adopted.json" "after the operator restarted" >/dev/null
 pass "the new operator adopted the same Pods (switch and instances, same UIDs); the outputs still equal the unscaled run's"
