@@ -18,8 +18,8 @@
 #
 # Env:
 #   HOST_IP   an address of this host the API server can dial, not loopback (Endpoints refuse
-#             it) (default: the node IP 10.250.0.1 when this host has it, else the source
-#             address of the default route)
+#             it) (default: the node IP 10.250.0.1 when this host has it, else 10.250.9.1 on a
+#             port-less bridge the suite makes and removes; needs root)
 #   TRACE     capture to replay (default: the bundled data/traces/tryzeek_sumstat.pcap)
 #   RATE      replay rate in packets/s (default 200)
 #   TIMEOUT   seconds to wait for each convergence (default 120)
@@ -46,6 +46,8 @@ OPERATOR_PID=""
 REPLAY_PID=""
 REGISTERED=0
 MADE_API_NS=0
+MADE_BRIDGE=0
+BRIDGE=openmb-metrics
 
 cleanup() {
   local rc=$?
@@ -57,6 +59,7 @@ cleanup() {
   fi
   ((MADE_API_NS)) && kubectl delete namespace "$API_NS" --wait=false >/dev/null 2>&1
   [[ -n $CP_DIR ]] && "$ROOT/e2e/controlplane/down.sh" "$CP_DIR" >/dev/null 2>&1
+  ((MADE_BRIDGE)) && ip link delete "$BRIDGE" 2>/dev/null
   keep_work "$rc"
   exit "$rc"
 }
@@ -87,9 +90,16 @@ kubectl wait --for condition=established --timeout=60s crd/middleboxpools.openmb
 kubectl create namespace "$NS" >/dev/null
 kubectl get namespace "$API_NS" >/dev/null 2>&1 || { kubectl create namespace "$API_NS" >/dev/null && MADE_API_NS=1; }
 
+# Endpoints refuse loopback, and traffic stays on this machine: without HOST_IP the suite holds
+# an address of its own on a port-less bridge (as the e2e node does), removed on exit.
 if [[ -z ${HOST_IP:-} ]]; then
   if ip -4 -o addr show 2>/dev/null | grep -q ' 10\.250\.0\.1/'; then HOST_IP=10.250.0.1
-  else HOST_IP=$(ip -4 route get 1.1.1.1 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p'); fi
+  else
+    ip link add "$BRIDGE" type bridge && ip addr add 10.250.9.1/32 dev "$BRIDGE" && ip link set "$BRIDGE" up ||
+      fail "could not make the bridge $BRIDGE for a host address (needs root, or set HOST_IP)"
+    MADE_BRIDGE=1
+    HOST_IP=10.250.9.1
+  fi
 fi
 [[ -n $HOST_IP && $HOST_IP != 127.* ]] || fail "no address of this host for the Endpoints (set HOST_IP)"
 
