@@ -2,13 +2,14 @@
 # run.sh - every end-to-end suite against a real Kubernetes API server (`npm run e2e`).
 #
 # Builds the Kubernetes binaries once (cached under ~/.cache/openmb/), puts them first on PATH,
-# then runs the CRD suite, the manifests suite (kubectl apply -k manifests/, the operator's
-# RBAC), the operator suite (process runtime), the metrics suite (the custom metrics API through
-# the aggregation layer, and /metrics), the Pod suite (Pod runtime on a real node: containerd
-# and a kubelet; needs root) and the in-cluster suite (the operator itself a Pod, installed with
-# kubectl apply -k). Each suite uses $KUBECONFIG when it is set
-# (any cluster, e.g. kind), and otherwise starts its own control plane on loopback (and, for the
-# Pod suite, its own node) and stops it when done.
+# then runs, in order: the CRD suite; the manifests suite (kubectl apply -k manifests/, the
+# operator's RBAC); the operator suite (process runtime); the metrics suite (the custom metrics
+# API through the aggregation layer, and /metrics); and, on a real node (containerd and a
+# kubelet; needs root), the Pod suite (Pod runtime), the in-cluster suite (the operator itself a
+# Pod, installed with kubectl apply -k) and the HPA suite (an autoscaling/v2 HPA scales a pool on
+# its load). The first four use $KUBECONFIG when it is set (any cluster, e.g. kind), and
+# otherwise start their own control plane on loopback; the node suites start their own cluster
+# and node (the Pod suite also runs on $KUBECONFIG), and stop them when done.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BIN_DIR="$(bash "$ROOT/e2e/controlplane/build.sh")"
@@ -19,4 +20,5 @@ bash "$ROOT/e2e/operator/operator.e2e.sh"
 bash "$ROOT/e2e/metrics/metrics.e2e.sh"
 bash "$ROOT/e2e/pods/pods.e2e.sh"
 bash "$ROOT/e2e/incluster/incluster.e2e.sh"
+bash "$ROOT/e2e/hpa/hpa.e2e.sh"
 echo "e2e: all suites passed"
