@@ -75,6 +75,7 @@ patches:
       - {op: add, path: /spec/template/spec/containers/0/args/-, value: "--controller-address=$NODE_IP:7100"}
       - {op: add, path: /spec/template/spec/containers/0/args/-, value: "--controller-listen=$NODE_IP:7100"}
       - {op: add, path: /spec/template/spec/containers/0/args/-, value: "--http=$NODE_IP:8080"}
+      - {op: add, path: /spec/template/spec/containers/0/args/-, value: "--metrics-api=$NODE_IP:6443"}
 EOF
 kubectl apply -k "$WORK/overlay" >"$WORK/apply.log" 2>&1 || fail "kubectl apply -k (see $WORK/apply.log)"
 pass "kubectl apply -k manifests/ (through the overlay): $(grep -c . "$WORK/apply.log") objects"
@@ -86,6 +87,10 @@ wait_until 60 "the operator labels its Pod as the leader" leader_labelled
 LEADER=$(kubectl -n openmb-system get pods -l openmb.io/leader=true -o jsonpath='{.items[0].metadata.name}')
 [[ $(kubectl -n openmb-system get pod "$LEADER" -o jsonpath='{.spec.serviceAccountName}') == openmb-operator ]] || fail "the operator does not run as its ServiceAccount"
 pass "operator $LEADER Running and Ready as openmb-operator, leader (openmb.io/leader=true), image $(kubectl -n openmb-system get pod "$LEADER" -o jsonpath='{.spec.containers[0].image}')"
+
+apiservice_available() { [[ $(kubectl get apiservice v1beta2.custom.metrics.k8s.io -o jsonpath='{.status.conditions[?(@.type=="Available")].status}') == True ]]; }
+wait_until 90 "the custom metrics APIService is Available (its caBundle set by the leader)" apiservice_available
+pass "APIService v1beta2.custom.metrics.k8s.io Available, served by the in-cluster leader"
 
 # --- the sample pool ------------------------------------------------------------------------------
 "${OPENMB[@]}" local --middlebox monitor --trace "$TRACE" --out "$WORK/reference" --rate 2000 >"$WORK/reference.log" 2>&1 ||
@@ -108,6 +113,11 @@ k get pods -o wide | sed 's/^/    /'
 [[ $(k get pods -l "openmb.io/pool=$POOL,openmb.io/role=instance" -o name | wc -l) == 2 ]] || fail "not 2 instance Pods"
 finish_replay
 pass "replay done under the scale-up: $(cat "$WORK/replay.out")"
+METRIC="/apis/custom.metrics.k8s.io/v1beta2/namespaces/$NS/middleboxpools.openmb.io/$POOL/packets_per_second"
+kubectl get --raw "$METRIC" >"$WORK/metric.json" || fail "kubectl get --raw $METRIC"
+log "kubectl get --raw $METRIC"
+sed 's/^/    /' "$WORK/metric.json"; echo
+grep -q '"kind":"MetricValueList"' "$WORK/metric.json" || fail "not a MetricValueList"
 curl -sf -H "Authorization: Bearer $(cat "$WORK/secret")" "http://$NODE_IP:8080/pools/$NS/$POOL/outputs" >"$WORK/outputs.json" ||
   fail "GET the pool's outputs from the operator in the cluster"
 same_outputs "$WORK/outputs.json" "the in-cluster operator's pool"

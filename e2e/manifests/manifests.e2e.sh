@@ -66,6 +66,8 @@ may update secrets/openmb-shared-secret tenant-a
 may get leases.coordination.k8s.io openmb-system
 may update leases.coordination.k8s.io openmb-system
 may patch pods openmb-system
+may patch apiservices.apiregistration.k8s.io/v1beta2.custom.metrics.k8s.io
+may get configmaps/extension-apiserver-authentication kube-system
 
 may_not get secrets/someone-elses tenant-a
 may_not list secrets tenant-a
@@ -81,6 +83,8 @@ for r in roles.rbac.authorization.k8s.io rolebindings.rbac.authorization.k8s.io 
   may_not patch "$r"
 done
 may_not escalate clusterroles.rbac.authorization.k8s.io
+may_not patch apiservices.apiregistration.k8s.io/v1beta1.metrics.k8s.io
+may_not get configmaps/other kube-system
 if [[ $(kubectl auth can-i create pods --subresource=exec --as "$SA" -n tenant-a 2>/dev/null) == no ]]; then pass "may not exec into Pods"; else fail "should be refused: exec into Pods"; fi
 
 for f in "$ROOT"/manifests/samples/*.yaml; do

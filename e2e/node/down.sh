@@ -19,7 +19,8 @@
 #   8. restores the sysctls up.sh recorded (the kubelet's kernel tunables, IP forwarding);
 #   9. removes containerd's and the kubelet's roots under RUN, and /var/lib/kubelet,
 #      /var/lib/cni, /var/log/containers, /run/containerd... where they did not exist before.
-# RUN keeps its logs and configuration. Safe to run twice and after a failed up.sh; exits
+# RUN keeps its logs and configuration. When the machine's node is another RUN's (the marker up.sh
+# writes names it), nothing is touched. Safe to run twice and after a failed up.sh; exits
 # non-zero (keeping RUN/state for another try) if something could not be undone.
 #
 # Env:
@@ -36,6 +37,12 @@ NODE_NAME="$(cat "$RUN/state/node-name" 2>/dev/null || sed -n 's/^export NODE_NA
 NODE_NAME="${NODE_NAME:-openmb-node}"
 CP="$(cat "$RUN/cp" 2>/dev/null || true)"
 ((EUID == 0)) || { echo "down.sh: must run as root" >&2; exit 1; }
+# The machine's node is another RUN's (this one's up.sh refused, or never got as far as the
+# marker): the links, chains, cgroups and containers on this machine are that node's, not ours.
+if [[ -f $MARKER && $(cat "$MARKER") != "$RUN" ]]; then
+  echo "down.sh: the node on this machine is $(cat "$MARKER")'s, not $RUN's: nothing of $RUN's to undo" >&2
+  exit 0
+fi
 
 errors=0
 say() { echo "down.sh: $*" >&2; }

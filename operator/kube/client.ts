@@ -6,7 +6,7 @@
  */
 import { hostname } from 'node:os';
 import {
-  ApiException, CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, Watch, setHeaderOptions,
+  ApiException, ApiregistrationV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, Watch, setHeaderOptions,
 } from '@kubernetes/client-node';
 import {
   API_VERSION, GROUP, MIDDLEBOX_POOL, STATE_OPERATION, VERSION,
@@ -63,6 +63,7 @@ export class KubeClient {
   readonly custom: CustomObjectsApi;
   readonly core: CoreV1Api;
   readonly coordination: CoordinationV1Api;
+  readonly apiRegistration: ApiregistrationV1Api;
   private readonly watcher: Watch;
   readonly identity = `${hostname()}-${process.pid}`;
 
@@ -70,6 +71,7 @@ export class KubeClient {
     this.custom = kc.makeApiClient(CustomObjectsApi);
     this.core = kc.makeApiClient(CoreV1Api);
     this.coordination = kc.makeApiClient(CoordinationV1Api);
+    this.apiRegistration = kc.makeApiClient(ApiregistrationV1Api);
     this.watcher = new Watch(kc);
   }
 

@@ -48,6 +48,7 @@ export function operatorCommand(): Command {
     .option('--http <host:port>', 'serve /healthz and /metrics (open) and /pools/NAMESPACE/NAME/outputs (needs "Authorization: Bearer SECRET") here', hostPort)
     .option('--metrics-api <host:port>', 'serve the custom metrics API (custom.metrics.k8s.io/v1beta2: packets_per_second of pools and instance Pods, for an HPA) over HTTPS here, '
       + 'for the API server\'s aggregation layer', hostPortOf('--metrics-api', '0.0.0.0:6443'))
+    .option('--metrics-apiservice <name>', 'the APIService (e.g. v1beta2.custom.metrics.k8s.io) whose caBundle the leader sets to the metrics API\'s serving CA')
     .option('--metrics-api-tls-dir <dir>', 'the metrics API\'s serving certificate: tls.crt and tls.key (a mounted kubernetes.io/tls Secret); when absent, a CA and certificate are made '
       + 'and written there, and ca.crt is the APIService\'s caBundle (default: STATE_DIR/metrics-api)')
     .option('--metrics-api-names <names>', 'DNS names and IPs, comma-separated, a made serving certificate carries besides localhost and 127.0.0.1 '
@@ -79,7 +80,7 @@ Example:
       runtime: string; kubeconfig?: string; secretFile?: string; namespace?: string; http?: { host: string; port: number };
       stateDir: string; leaderElect?: boolean; leaseNamespace: string; leaseName: string; workers: number;
       controllerListen: { host: string; port: number }; controllerAddress?: string; image?: string; podSecret: string; tlsDir?: string; tlsSecret: string;
-      metricsApi?: { host: string; port: number }; metricsApiTlsDir?: string; metricsApiNames: string[]; requestheaderClientCaFile?: string; requestheaderAllowedNames?: string[];
+      metricsApi?: { host: string; port: number }; metricsApiTlsDir?: string; metricsApiNames: string[]; metricsApiservice?: string; requestheaderClientCaFile?: string; requestheaderAllowedNames?: string[];
     }) => {
       const log = createLogger('operator');
       const client = new KubeClient(loadKubeConfig(o.kubeconfig));
@@ -113,7 +114,7 @@ Example:
         metricsApi = { ...o.metricsApi, serving, trust };
       }
       const operator = new Operator({
-        client, runtime, log, secret, stateDir: o.stateDir, namespace: o.namespace, http: o.http, workers: o.workers, metricsApi,
+        client, runtime, log, secret, stateDir: o.stateDir, namespace: o.namespace, http: o.http, workers: o.workers, metricsApi, apiService: o.metricsApiservice,
         ...(o.leaderElect ? { leader: { namespace: o.leaseNamespace, name: o.leaseName } } : {}),
       });
       let stopping = false;

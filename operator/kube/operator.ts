@@ -19,7 +19,7 @@ import { OperationReconciler } from './operation-reconciler.js';
 import { PoolReconciler, PoolRegistry } from './pool-reconciler.js';
 import { runWorkers, WorkQueue } from './queue.js';
 import type { RuntimeProvider } from './runtime.js';
-import type { V1Pod } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type V1Pod } from '@kubernetes/client-node';
 import { LEADER_LABEL, POOL_LABEL, SWITCH_OF_LABEL } from './labels.js';
 import { PodApi, podReady } from './pod-api.js';
 import { LoadSampler, registryPools } from './load.js';
@@ -42,7 +42,9 @@ export interface OperatorOptions {
   leader?: LeaderOptions;
   workers?: number;
   /** Serve the custom metrics API over HTTPS here, for the aggregation layer. */
-  metricsApi?: { host: string; port: number; serving: { cert: string; key: string }; trust: FrontProxyTrust };
+  metricsApi?: { host: string; port: number; serving: { ca: string; cert: string; key: string }; trust: FrontProxyTrust };
+  /** The APIService whose caBundle the leader sets to the metrics API's serving CA. */
+  apiService?: string;
 }
 
 export class Operator {
@@ -91,8 +93,9 @@ export class Operator {
     if (this.o.leader) {
       this.elector = new LeaderElector(client, this.o.leader, log);
       await this.elector.acquire(onLostLeadership);
-      await this.markLeaderPod();
     }
+    await this.markLeaderPod();
+    await this.publishCaBundle();
     this.leading = true;
     this.pools = new Informer<MiddleboxPool>('middleboxpools', client.source<MiddleboxPool>(MIDDLEBOX_POOL.plural, this.o.namespace), log);
     this.ops = new Informer<StateOperation>('stateoperations', client.source<StateOperation>(STATE_OPERATION.plural, this.o.namespace), log);
@@ -162,6 +165,19 @@ export class Operator {
     if (!name || !namespace) return;
     await new PodApi(this.o.client).label(namespace, name, { [LEADER_LABEL]: 'true' });
     this.o.log.info({ pod: `${namespace}/${name}`, label: LEADER_LABEL }, 'labelled this Pod as the leader');
+  }
+
+  /**
+   * The API server trusts the metrics API by the APIService's caBundle: the leader, whose metrics
+   * API the Service routes to, sets it to the CA of its own serving certificate.
+   */
+  private async publishCaBundle(): Promise<void> {
+    const name = this.o.apiService;
+    const ca = this.o.metricsApi?.serving.ca;
+    if (!name || !ca) return;
+    await this.o.client.apiRegistration.patchAPIService({ name, body: { spec: { caBundle: Buffer.from(ca).toString('base64') } } },
+      setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    this.o.log.info({ apiService: name }, 'set the APIService\'s caBundle to the metrics API\'s serving CA');
   }
 
   async stop(): Promise<void> {
