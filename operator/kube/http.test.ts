@@ -6,7 +6,7 @@ import test from 'ava';
 import type { Server } from 'node:http';
 import { silentLogger } from '../../shims/log/logger.js';
 import { serveHttp } from './http.js';
-import { PoolRegistry } from './pool-reconciler.js';
+import { PoolRegistry } from './pool-registry.js';
 
 const SECRET = 'operator-secret';
 let server: Server;

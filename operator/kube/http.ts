@@ -15,7 +15,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '../../shims/log/logger.js';
 import { secretsEqual } from '../../shims/protocol/auth.js';
 import type { Collector } from '../../shims/metrics/collector.js';
-import type { PoolRegistry } from './pool-reconciler.js';
+import type { PoolRegistry } from './pool-registry.js';
 
 export interface HttpOptions {
   host: string;

@@ -6,7 +6,7 @@
  * read less often than the counters.
  */
 import type { MbCounters } from '../../shims/protocol/messages.js';
-import type { PoolRegistry } from './pool-reconciler.js';
+import type { PoolRegistry } from './pool-registry.js';
 
 /** What the sampler needs of one pool the operator runs. */
 export interface SampledPool {

@@ -10,7 +10,7 @@ import type { MbCounters } from '../../shims/protocol/messages.js';
 import { serveHttp } from './http.js';
 import { LoadSampler } from './load.js';
 import { OperatorMetrics } from './metrics.js';
-import { PoolRegistry } from './pool-reconciler.js';
+import { PoolRegistry } from './pool-registry.js';
 
 const counters = (packetsProcessed: number, flows: number): MbCounters => ({
   packetsProcessed, packetsReceived: packetsProcessed, packetsDropped: 0, packetsEmitted: 0, packetsReordered: 0, eventsRaised: 0, eventsBuffered: 0,

@@ -13,7 +13,7 @@ import type { Logger } from '../../shims/log/logger.js';
 import { apiMessage, FIELD_MANAGER, type KubeClient } from './client.js';
 import { objectKey, type Informer } from './informer.js';
 import { MANAGED_BY, OperationTracker, ownerReference } from './operations.js';
-import type { PoolRegistry } from './pool-reconciler.js';
+import type { PoolRegistry } from './pool-registry.js';
 import type { Result } from './queue.js';
 import { withPlacement } from './snapshot.js';
 import { operationStatus } from './status.js';

@@ -13,19 +13,19 @@ import { API_VERSION, STATE_OPERATION, type MiddleboxPool, type StateOperation }
 import { type OperationCause, PoolExecutor, type OperationRequest } from '../engine/pool.js';
 import type { OperationStatus } from '../engine/operation.js';
 import type { Step } from '../placement/plan.js';
-import type { PinnedRoute } from '../routing/bucket-router.js';
 import type { Scope } from '../../shims/protocol/messages.js';
 import type { MiddleboxDescriptor } from '../../shims/protocol/descriptor.js';
 import type { Logger } from '../../shims/log/logger.js';
 import { mergedOutputs } from '../engine/merged-outputs.js';
+import { liveDescriptor, type DrainedPool, type PoolRegistry, type PoolState } from './pool-registry.js';
 import { describeMiddlebox } from '../runtime/describe.js';
 import { apiMessage, FIELD_MANAGER, type KubeClient } from './client.js';
 import { objectKey, type Informer } from './informer.js';
 import { MANAGED_BY, Mutex, OperationTracker, ownerReference } from './operations.js';
 import type { Result } from './queue.js';
-import type { PoolEngine, RuntimeProvider } from './runtime.js';
+import type { RuntimeProvider } from './runtime.js';
 import {
-  confirm, desiredState, diff, recordedActual, stepGroups, withPlacement, type ActualState, type DesiredState, type InstanceLoad,
+  confirm, desiredState, diff, recordedActual, stepGroups, withPlacement, type DesiredState, type InstanceLoad,
 } from './snapshot.js';
 import { POOL_LABEL } from './labels.js';
 import { operationStatus, poolStatus, sameStatus } from './status.js';
@@ -33,58 +33,6 @@ import { operationStatus, poolStatus, sameStatus } from './status.js';
 export const FINALIZER = 'openmb.io/drain';
 /** How often a converged pool is confirmed with its engine; status is written only when that changes it (see poolStatus). */
 export const RESYNC_MS = 15_000;
-
-/** A pool the operator runs: its engine and what it knows of the actual state. */
-export interface PoolState {
-  key: string;
-  /** The middlebox as described before its instances ran (see liveDescriptor). */
-  descriptor: MiddleboxDescriptor;
-  engine: PoolEngine;
-  actual: ActualState;
-  lock: Mutex;
-  /** Routes that user StateOperations moved (flows of one server, say): they keep their instance. */
-  userPins: PinnedRoute[];
-  appliedPins: string;
-  lastError?: string;
-  /** Instances that died since the pool last converged (Degraded until they are replaced). */
-  lost: string[];
-  opsInFlight: number;
-  nextOp: number;
-}
-
-export interface DrainedPool {
-  outputs: Record<string, unknown>;
-  duplicateFlows: number;
-  drainedAt: string;
-  instance: string | null;
-}
-
-/** The pools this operator runs, shared by the reconcilers and the HTTP endpoint. */
-export class PoolRegistry {
-  readonly states = new Map<string, PoolState>();
-  readonly drained = new Map<string, DrainedPool>();
-
-  /** The pool's merged outputs, once every instance has received what the switch sent it. */
-  async outputs(key: string): Promise<{ outputs: Record<string, unknown>; duplicateFlows: number; drained?: string } | null> {
-    const st = this.states.get(key);
-    if (!st) {
-      const d = this.drained.get(key);
-      return d ? { outputs: d.outputs, duplicateFlows: d.duplicateFlows, drained: d.drainedAt } : null;
-    }
-    return st.lock.run(async () => {
-      if (this.states.get(key) !== st) return this.outputs(key); // drained while we waited
-      const names = st.actual.placement.instances;
-      await st.engine.settle(names);
-      const sessions = names.map((n) => st.engine.session(n)).filter((s) => s !== undefined);
-      return mergedOutputs(liveDescriptor(st).outputs, sessions);
-    });
-  }
-
-  async stopAll(): Promise<void> {
-    await Promise.all([...this.states.values()].map((st) => st.engine.detach().catch(() => {})));
-    this.states.clear();
-  }
-}
 
 const scopesOfMove = (st: PoolState): Scope[] => (st.engine.router.partitioning.key === 'host' ? ['per-flow', 'multi-flow'] : ['per-flow']);
 
@@ -422,18 +370,6 @@ export class PoolReconciler {
     await this.client.event({ kind: pool.kind, metadata: pool.metadata }, { type, reason, message })
       .catch((e: unknown) => this.log.warn({ err: apiMessage(e) }, 'could not record event'));
   }
-}
-
-/**
- * What the pool's instances say of their middlebox in their hellos (their image may differ from
- * the operator's), else what was described before they ran.
- */
-function liveDescriptor(st: PoolState): MiddleboxDescriptor {
-  for (const name of st.actual.placement.instances) {
-    const d = st.engine.session(name)?.descriptor;
-    if (d) return d;
-  }
-  return st.descriptor;
 }
 
 function samePartitioning(st: PoolState, d: DesiredState): boolean {
