@@ -45,14 +45,11 @@ cleanup() {
   set +e
   kubectl -n "$NS" delete hpa --all --wait=false >/dev/null 2>&1
   end_suite "$rc"
-  [[ -n $NODE_RUN ]] && "$ROOT/e2e/node/down.sh" "$NODE_RUN" >"$WORK/node-down.log" 2>&1
-  [[ -n $CP_DIR ]] && "$ROOT/e2e/controlplane/down.sh" "$CP_DIR" >/dev/null 2>&1
+  stop_cluster
   keep_work "$rc"
   exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-trap '((FAILED)) || log "FAIL (line $LINENO: $BASH_COMMAND)"' ERR
+on_exit cleanup
 
 [[ -z ${KUBECONFIG:-} ]] || fail "this suite makes its own cluster (it sets the HPA controller's sync period)"
 # The HPA controller looks every 5 s (the default is 15) so that the suite takes minutes, not more.

@@ -44,14 +44,11 @@ cleanup() {
   fi
   end_suite "$rc"
   kubectl delete -k "$WORK/overlay" --wait=false >/dev/null 2>&1
-  [[ -n $NODE_RUN ]] && "$ROOT/e2e/node/down.sh" "$NODE_RUN" >"$WORK/node-down.log" 2>&1
-  [[ -n $CP_DIR ]] && "$ROOT/e2e/controlplane/down.sh" "$CP_DIR" >/dev/null 2>&1
+  stop_cluster
   keep_work "$rc"
   exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-trap '((FAILED)) || log "FAIL (line $LINENO: $BASH_COMMAND)"' ERR
+on_exit cleanup
 
 [[ -z ${KUBECONFIG:-} ]] || fail "this suite makes its own cluster (the overlay is for a cluster without DNS or kube-proxy)"
 start_cluster_with_node

@@ -146,3 +146,17 @@ fetch_tls() {
   done
   chmod 600 "$2/tls.key"
 }
+
+# stop_cluster: the node and the control plane this suite started, if it started them.
+stop_cluster() {
+  [[ -n ${NODE_RUN:-} ]] && "$ROOT/e2e/node/down.sh" "$NODE_RUN" >"$WORK/node-down.log" 2>&1
+  [[ -n ${CP_DIR:-} ]] && "$ROOT/e2e/controlplane/down.sh" "$CP_DIR" >/dev/null 2>&1
+  return 0
+}
+
+# on_exit FUNCTION: FUNCTION runs when the suite exits, Ctrl-C ends it, a failing command is logged.
+on_exit() {
+  trap "$1" EXIT
+  trap 'exit 130' INT TERM
+  trap '((FAILED)) || log "FAIL (line $LINENO: $BASH_COMMAND)"' ERR
+}

@@ -58,14 +58,12 @@ cleanup() {
     kubectl -n "$API_NS" delete service,endpoints openmb-metrics-api --wait=false >/dev/null 2>&1
   fi
   ((MADE_API_NS)) && kubectl delete namespace "$API_NS" --wait=false >/dev/null 2>&1
-  [[ -n $CP_DIR ]] && "$ROOT/e2e/controlplane/down.sh" "$CP_DIR" >/dev/null 2>&1
+  stop_cluster
   ((MADE_BRIDGE)) && ip link delete "$BRIDGE" 2>/dev/null
   keep_work "$rc"
   exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-trap '((FAILED)) || log "FAIL (line $LINENO: $BASH_COMMAND)"' ERR
+on_exit cleanup
 
 # --- a cluster with the aggregation layer, and the build ---------------------------------
 [[ -f $ROOT/dist/cli/main.js ]] || (cd "$ROOT" && npx tsc -p tsconfig.json)

@@ -40,13 +40,11 @@ cleanup() {
   local rc=$?
   set +e
   end_suite "$rc"
-  [[ -n $CP_DIR ]] && "$ROOT/e2e/controlplane/down.sh" "$CP_DIR" >/dev/null 2>&1
+  stop_cluster
   keep_work "$rc"
   exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-trap '((FAILED)) || log "FAIL (line $LINENO: $BASH_COMMAND)"' ERR
+on_exit cleanup
 
 # --- a cluster and the build -----------------------------------------------------
 [[ -f $ROOT/dist/cli/main.js ]] || (cd "$ROOT" && npx tsc -p tsconfig.json)

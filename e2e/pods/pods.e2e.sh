@@ -52,14 +52,11 @@ cleanup() {
   local rc=$?
   set +e
   end_suite "$rc"
-  [[ -n $NODE_RUN ]] && "$ROOT/e2e/node/down.sh" "$NODE_RUN" >"$WORK/node-down.log" 2>&1
-  [[ -n $CP_DIR ]] && "$ROOT/e2e/controlplane/down.sh" "$CP_DIR" >/dev/null 2>&1
+  stop_cluster
   keep_work "$rc"
   exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-trap '((FAILED)) || log "FAIL (line $LINENO: $BASH_COMMAND)"' ERR
+on_exit cleanup
 
 # --- a cluster with a node, and the image ----------------------------------------------------
 start_cluster_with_node
