@@ -193,7 +193,8 @@ function decodeTransport(data: Uint8Array, off: number, end: number, d: Decoded)
       d.payloadLen = end - off - 4;
       return;
     default:
-      d.payloadOff = off;
+      // Extension headers or an IPv4 IHL may claim more than was captured: the payload then starts at the end.
+      d.payloadOff = Math.min(off, end);
       d.payloadLen = Math.max(0, avail);
   }
 }
