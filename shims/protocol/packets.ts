@@ -48,13 +48,14 @@ export function encodePacketBatch(packets: readonly WirePacket[]): Buffer {
 export function decodePacketBatch(payload: Buffer): WirePacket[] {
   if (payload.length < BATCH_HEADER) throw new FrameError(0, 'packet batch shorter than its header');
   const count = payload.readUInt32LE(1);
-  const out: WirePacket[] = new Array(count);
+  // Grown as records are read, not sized by the count: a 5-byte batch claiming 16M packets would allocate 128 MB.
+  const out: WirePacket[] = [];
   let o = BATCH_HEADER;
   for (let i = 0; i < count; i++) {
     if (o + RECORD_HEADER > payload.length) throw new FrameError(o, `packet ${i} of ${count}: record header cut short`);
     const capLen = payload.readUInt32LE(o + 28);
     if (o + RECORD_HEADER + capLen > payload.length) throw new FrameError(o, `packet ${i} of ${count}: ${capLen} data bytes run past the batch`);
-    out[i] = {
+    out.push({
       seq: payload.readDoubleLE(o),
       tsSec: payload.readUInt32LE(o + 8),
       tsNsec: payload.readUInt32LE(o + 12),
@@ -63,7 +64,7 @@ export function decodePacketBatch(payload: Buffer): WirePacket[] {
       linkType: payload.readUInt16LE(o + 32),
       inPort: payload.readUInt16LE(o + 34),
       data: payload.subarray(o + RECORD_HEADER, o + RECORD_HEADER + capLen),
-    };
+    });
     o += RECORD_HEADER + capLen;
   }
   if (o !== payload.length) throw new FrameError(o, `${payload.length - o} trailing bytes after ${count} packets`);
