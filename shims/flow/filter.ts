@@ -58,14 +58,26 @@ export interface CompiledFilter {
   readonly except: readonly CompiledFilter[];
 }
 
+/**
+ * A value as JSON, for an error message. Filters built in code may hold what JSON.stringify throws
+ * on: bigints are shown as `12n`, and anything else it refuses (a cycle, a boxed bigint) as not JSON.
+ */
+function shown(v: unknown): string {
+  try {
+    return JSON.stringify(v, (_key, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x));
+  } catch {
+    return 'a value that is not JSON';
+  }
+}
+
 function integer(v: unknown, field: string, min: number, max: number, what: string): number {
-  if (typeof v !== 'number' || !Number.isInteger(v)) throw new FilterError(field, `${what} must be an integer, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v)) throw new FilterError(field, `${what} must be an integer, got ${shown(v)}`);
   if (v < min || v > max) throw new FilterError(field, `${what} ${v} is out of range ${min}-${max}`);
   return v;
 }
 
 function prefix(v: unknown, field: string): Prefix {
-  if (typeof v !== 'string') throw new FilterError(field, `expected an address or prefix string, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'string') throw new FilterError(field, `expected an address or prefix string, got ${shown(v)}`);
   try {
     return parsePrefix(v);
   } catch (e) {
@@ -96,7 +108,7 @@ export function compileFilter(raw: unknown, path = 'filter'): CompiledFilter {
   const vlan = f.vlan === undefined ? -1 : integer(f.vlan, `${path}.vlan`, 0, 4095, 'VLAN id');
   const inPort = f.inPort === undefined ? -1 : integer(f.inPort, `${path}.inPort`, 0, 0xffff, 'port number');
   if (f.bidirectional !== undefined && typeof f.bidirectional !== 'boolean') {
-    throw new FilterError(`${path}.bidirectional`, `must be true or false, got ${JSON.stringify(f.bidirectional)}`);
+    throw new FilterError(`${path}.bidirectional`, `must be true or false, got ${shown(f.bidirectional)}`);
   }
   if (src && dst && src.bytes.length !== dst.bytes.length) throw new FilterError(`${path}.nwDst`, 'mixes IPv4 and IPv6 with nwSrc');
   if (f.except !== undefined && !Array.isArray(f.except)) throw new FilterError(`${path}.except`, 'must be an array of filters');
@@ -113,7 +125,7 @@ function compileBuckets(raw: unknown, path: string): NonNullable<CompiledFilter[
   const b = raw as Record<string, unknown>;
   for (const k of Object.keys(b)) if (!['key', 'of', 'ids', 'inside'].includes(k)) throw new FilterError(`${path}.${k}`, 'unknown field');
   if (typeof b.key !== 'string' || !PARTITION_KEYS.includes(b.key as PartitionKeyKind)) {
-    throw new FilterError(`${path}.key`, `must be one of ${PARTITION_KEYS.join(', ')}, got ${JSON.stringify(b.key)}`);
+    throw new FilterError(`${path}.key`, `must be one of ${PARTITION_KEYS.join(', ')}, got ${shown(b.key)}`);
   }
   const of = integer(b.of, `${path}.of`, 1, 1 << 20, 'bucket count');
   if (!Array.isArray(b.ids)) throw new FilterError(`${path}.ids`, 'must be an array of bucket ids');
