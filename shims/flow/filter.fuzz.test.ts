@@ -60,3 +60,12 @@ test('regression: values JSON.stringify throws on are refused with a FilterError
   ];
   for (const [raw, message] of cases) t.throws(() => compileFilter(raw), { instanceOf: FilterError, message });
 });
+
+test('regression: excepts nested past the bound are a FilterError, not a stack overflow', (t) => {
+  let f: Record<string, unknown> = {};
+  for (let i = 0; i < 5000; i++) f = { except: [f] };
+  t.throws(() => compileFilter(f), { instanceOf: FilterError, message: /^filter(\.except\[0\]){9}: except nested more than 8 deep$/ });
+  let ok: Record<string, unknown> = {};
+  for (let i = 0; i < 8; i++) ok = { except: [ok] };
+  t.notThrows(() => compileFilter(ok));
+});

@@ -94,8 +94,15 @@ function protocol(v: unknown, field: string): number {
   return integer(v, field, 0, 255, 'protocol number');
 }
 
-/** Validates and compiles a filter; throws FilterError naming the offending field. */
-export function compileFilter(raw: unknown, path = 'filter'): CompiledFilter {
+/**
+ * How deep `except` may nest. Routing needs one level (a bucket move's pins); the bound keeps a
+ * peer's deeply nested filter from overflowing the stack, which would be no FilterError.
+ */
+const MAX_EXCEPT_DEPTH = 8;
+
+/** Validates and compiles a filter; throws FilterError naming the offending field. `depth` counts the enclosing excepts. */
+export function compileFilter(raw: unknown, path = 'filter', depth = 0): CompiledFilter {
+  if (depth > MAX_EXCEPT_DEPTH) throw new FilterError(path, `except nested more than ${MAX_EXCEPT_DEPTH} deep`);
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) throw new FilterError(path, 'must be an object');
   const f = raw as Record<string, unknown>;
   for (const k of Object.keys(f)) if (!FILTER_FIELDS.has(k)) throw new FilterError(`${path}.${k}`, 'unknown field');
@@ -116,7 +123,7 @@ export function compileFilter(raw: unknown, path = 'filter'): CompiledFilter {
     spec: f as FlowFilter, src, dst, tpSrc, tpDst, proto, dlType, vlan, inPort,
     bidirectional: f.bidirectional === true,
     buckets: f.buckets === undefined ? null : compileBuckets(f.buckets, `${path}.buckets`),
-    except: ((f.except ?? []) as unknown[]).map((e, i) => compileFilter(e, `${path}.except[${i}]`)),
+    except: ((f.except ?? []) as unknown[]).map((e, i) => compileFilter(e, `${path}.except[${i}]`, depth + 1)),
   };
 }
 
