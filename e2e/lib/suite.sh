@@ -117,18 +117,26 @@ keep_work() {
   if (($1 == 0 && !FAILED)) && [[ ${KEEP:-0} != 1 ]]; then rm -rf "$WORK"; else log "logs kept in $WORK"; fi
 }
 
+# start_control_plane: without $KUBECONFIG, a control plane in $WORK (CP_DIR is set; the suite's
+# cleanup stops it), with the build in dist/ first.
+start_control_plane() {
+  [[ -f $ROOT/dist/cli/main.js ]] || (cd "$ROOT" && npx tsc -p tsconfig.json)
+  [[ -z ${KUBECONFIG:-} ]] || return 0
+  CP_DIR="$WORK/controlplane"
+  log "no KUBECONFIG: starting a control plane in $CP_DIR"
+  "$ROOT/e2e/controlplane/up.sh" "$CP_DIR" >/dev/null
+  export KUBECONFIG="$CP_DIR/kubeconfig"
+}
+
 # start_cluster_with_node: without $KUBECONFIG, a control plane and a real node in $WORK (CP_DIR,
 # NODE_RUN and the node's variables, e.g. NODE_IP, are set; the suite's cleanup stops them),
 # with the openmb image built without Docker and imported. With $KUBECONFIG, nothing: the
 # cluster and its image are the caller's.
 start_cluster_with_node() {
-  [[ -f $ROOT/dist/cli/main.js ]] || (cd "$ROOT" && npx tsc -p tsconfig.json)
-  [[ -z ${KUBECONFIG:-} ]] || return 0
-  CP_DIR="$WORK/controlplane"
+  local given=${KUBECONFIG:-}
+  start_control_plane
+  [[ -z $given ]] || return 0
   NODE_RUN="$WORK/node"
-  log "no KUBECONFIG: starting a control plane and a real node in $WORK"
-  "$ROOT/e2e/controlplane/up.sh" "$CP_DIR" >/dev/null
-  export KUBECONFIG="$CP_DIR/kubeconfig"
   "$ROOT/e2e/node/up.sh" "$NODE_RUN" "$CP_DIR" >"$WORK/node-up.log" 2>&1 || { tail -n 30 "$WORK/node-up.log"; fail "e2e/node/up.sh"; }
   # shellcheck disable=SC1091
   source "$NODE_RUN/node.env"

@@ -66,13 +66,7 @@ cleanup() {
 on_exit cleanup
 
 # --- a cluster with the aggregation layer, and the build ---------------------------------
-[[ -f $ROOT/dist/cli/main.js ]] || (cd "$ROOT" && npx tsc -p tsconfig.json)
-if [[ -z ${KUBECONFIG:-} ]]; then
-  CP_DIR="$WORK/controlplane"
-  log "no KUBECONFIG: starting a control plane in $CP_DIR"
-  "$ROOT/e2e/controlplane/up.sh" "$CP_DIR" >/dev/null
-  export KUBECONFIG="$CP_DIR/kubeconfig"
-fi
+start_control_plane
 kubectl get --raw /readyz >/dev/null 2>&1 || fail "the API server does not answer"
 FRONT_PROXY_CA=$(kubectl -n kube-system get configmap extension-apiserver-authentication -o jsonpath='{.data.requestheader-client-ca-file}')
 [[ $FRONT_PROXY_CA == *"BEGIN CERTIFICATE"* ]] ||

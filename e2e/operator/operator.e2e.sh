@@ -47,13 +47,7 @@ cleanup() {
 on_exit cleanup
 
 # --- a cluster and the build -----------------------------------------------------
-[[ -f $ROOT/dist/cli/main.js ]] || (cd "$ROOT" && npx tsc -p tsconfig.json)
-if [[ -z ${KUBECONFIG:-} ]]; then
-  CP_DIR="$WORK/controlplane"
-  log "no KUBECONFIG: starting a control plane in $CP_DIR"
-  "$ROOT/e2e/controlplane/up.sh" "$CP_DIR" >/dev/null
-  export KUBECONFIG="$CP_DIR/kubeconfig"
-fi
+start_control_plane
 kubectl get --raw /readyz >/dev/null 2>&1 || fail "the API server does not answer"
 pass "API server $(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')"
 
