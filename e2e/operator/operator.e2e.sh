@@ -10,7 +10,8 @@
 # `kubectl scale` takes it 1 -> 3 -> 2, waits each time until every StateOperation is Succeeded
 # and the pool is Ready=True at its generation, compares the pool's outputs with the reference,
 # moves one server's flows with a StateOperation of its own, and deletes the pool: the finalizer
-# drains it, its StateOperations are garbage-collected, its processes stop.
+# drains it, its StateOperations are garbage-collected, its processes stop. Before the operator,
+# two leader candidates whose clocks are 180 s apart contend for a Lease (leader-skew.mjs).
 # Prints PASS/FAIL per step; exits non-zero on the first failure.
 #
 # Env:
@@ -56,6 +57,10 @@ kubectl wait --for condition=established --timeout=60s crd/middleboxpools.openmb
   fail "CRDs not established"
 pass "kubectl apply -f manifests/crds/"
 kubectl create namespace "$NS" >/dev/null
+
+# --- leader election with skewed clocks --------------------------------------------
+skew=$(node "$ROOT/e2e/operator/leader-skew.mjs" "$NS" 2>&1) || fail "leader election with skewed clocks: $skew"
+pass "leader election: $skew"
 
 # --- the operator ------------------------------------------------------------------
 head -c 24 /dev/urandom | base64 >"$WORK/secret"
