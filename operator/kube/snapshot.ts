@@ -4,7 +4,7 @@
  * the engine (an instance that is no longer connected is gone, with its flows). Pure: no I/O.
  */
 import { freeze, produce } from 'immer';
-import { DEFAULTS, type MiddleboxPool, type MiddleboxPoolStatus, type PartitionKey } from '../api/types.js';
+import { DEFAULTS, type InstanceStatus, type MiddleboxPool, type MiddleboxPoolStatus, type PartitionKey } from '../api/types.js';
 import type { Guarantee, Optimizations } from '../engine/operation.js';
 import { plan, PlanError, type Placement, type Step } from '../placement/plan.js';
 import { joinsWave } from '../engine/pool.js';
@@ -79,15 +79,24 @@ export function emptyActual(buckets: number): ActualState {
  * placement and the last known load. What of it still runs is for `confirm` to say.
  */
 export function recordedActual(status: MiddleboxPoolStatus | undefined, buckets: number): ActualState {
-  const owners = status?.placement?.owners;
-  const instances = (status?.instances ?? []).map((i) => i.name);
-  if (!owners || owners.length !== buckets || instances.length === 0 || owners.some((o) => o !== '' && !instances.includes(o))) return emptyActual(buckets);
+  // Anyone allowed to write the status subresource can put anything there: what does not read as
+  // this operator's record counts as no record.
+  const owners: unknown = status?.placement?.owners;
+  const recorded: unknown = status?.instances;
+  if (!Array.isArray(owners) || !Array.isArray(recorded) || !recorded.every(isInstanceRecord)) return emptyActual(buckets);
+  const instances = recorded.map((i) => i.name);
+  if (owners.length !== buckets || instances.length === 0 || new Set(instances).size !== instances.length) return emptyActual(buckets);
+  if (owners.some((o) => typeof o !== 'string' || (o !== '' && !instances.includes(o)))) return emptyActual(buckets);
+  const count = (n: unknown) => (typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : 0);
   return freeze({
-    placement: { buckets, instances, owner: owners.map((o) => (o === '' ? null : o)) },
-    load: Object.fromEntries((status?.instances ?? []).map((i) => [i.name, { ready: i.ready ?? false, packets: i.packets ?? 0, flows: i.flows ?? 0 }])),
-    lostFlows: status?.lostFlows ?? 0,
+    placement: { buckets, instances, owner: (owners as string[]).map((o) => (o === '' ? null : o)) },
+    load: Object.fromEntries(recorded.map((i) => [i.name, { ready: i.ready === true, packets: count(i.packets), flows: count(i.flows) }])),
+    lostFlows: count(status?.lostFlows),
   }, true);
 }
+
+const isInstanceRecord = (i: unknown): i is InstanceStatus =>
+  typeof i === 'object' && i !== null && typeof (i as { name?: unknown }).name === 'string' && (i as { name: string }).name !== '';
 
 /** The actual state after the engine ran steps and reached `placement`. */
 export function withPlacement(actual: ActualState, placement: Placement): ActualState {

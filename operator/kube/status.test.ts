@@ -203,6 +203,17 @@ test('recordedActual reads the placement a previous operator wrote, and refuses 
   t.is(after.lostFlows, 5);
 });
 
+test('recordedActual counts a status it cannot read as no record (found by snapshot.fuzz.ts: instances that were not a list threw a TypeError)', (t) => {
+  const s = poolStatus(input({ actual: actual(['a', 'a', 'b', 'b'], { a: { ready: true, packets: 5, flows: 3 } }) }));
+  const odd = (status: unknown) => recordedActual(status as typeof s, 4);
+  t.deepEqual(odd({ ...s, instances: {} }), emptyActual(4));
+  t.deepEqual(odd({ ...s, instances: [null, { name: 'a' }] }), emptyActual(4));
+  t.deepEqual(odd({ ...s, instances: [{ name: 'a' }, { name: 'a' }, { name: 'b' }] }), emptyActual(4), 'an instance named twice');
+  t.deepEqual(odd({ ...s, placement: { buckets: 4, owners: 'aabb' } }), emptyActual(4));
+  t.deepEqual(odd({ ...s, placement: { buckets: 4, owners: ['a', 'a', 7, 'b'] } }), emptyActual(4));
+  t.deepEqual(odd({ ...s, lostFlows: -3, instances: [{ name: 'a', flows: 'many' }, { name: 'b' }] }).load.a, { ready: false, packets: 0, flows: 0 });
+});
+
 test('instance load changes in status only when it moved by a tenth or more, so a steady pool is not rewritten', (t) => {
   const load = (packets: number, flows: number) => actual(['a', 'a', 'b', 'b'], { a: { ready: true, packets, flows }, b: { ready: true, packets: 0, flows: 0 } });
   const first = poolStatus(input({ actual: load(10_000, 100) }));

@@ -6,8 +6,8 @@ import type { Chunk, Scope } from '../protocol/messages.js';
 import type { AnyMiddlebox, MbState, MultiFlowTable, PerFlowTable } from './definition.js';
 
 export class StateError extends Error {
-  constructor(readonly code: 'malformed' | 'unknown-key', message: string) {
-    super(message);
+  constructor(readonly code: 'malformed' | 'unknown-key', message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'StateError';
   }
 }
@@ -104,7 +104,7 @@ export class StateTables<F, M, A> implements MbState<F, M, A> {
         }
         return { key: null, state: this.def.allFlows.decode(c.state) };
       } catch (e) {
-        throw new StateError('malformed', `chunks[${i}]: ${(e as Error).message}`);
+        throw new StateError('malformed', `chunks[${i}]: ${(e as Error).message}`, { cause: e });
       }
     });
     const keys = decoded.flatMap((c) => (c.key === null ? [] : [c.key]));

@@ -59,9 +59,16 @@ function isCount(v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0;
 }
 
+/** Capture timestamps in seconds: finite and not negative (NaN and Infinity do not survive JSON). */
+function isTime(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v) && v >= 0;
+}
+
+const isFirst = (v: unknown): v is number => v === -1 || isTime(v);
+
 const hostSchema = z.object({
   packetsOut: count, packetsIn: count, bytesOut: count, bytesIn: count,
-  first: z.number(), last: z.number(),
+  first: z.number().finite().nonnegative(), last: z.number().finite().nonnegative(),
   services: z.array(z.string()).max(MAX_SERVICES), os: z.array(z.string()).max(MAX_OS_HINTS),
 }).strict();
 const totalsSchema = z.object({ packets: count, bytes: count, nonIpPackets: count, flows: count }).strict();
@@ -87,7 +94,7 @@ export const flowCodec = {
     if (!Array.isArray(j) || j.length !== 9) throw new Error('flow state must be [packetsAB, packetsBA, bytesAB, bytesBA, firstAB, firstBA, last, flagsA, flagsB]');
     const [packetsAB, packetsBA, bytesAB, bytesBA, firstAB, firstBA, last, flagsA, flagsB] = j;
     if (!isCount(packetsAB) || !isCount(packetsBA) || !isCount(bytesAB) || !isCount(bytesBA)) throw new Error('packet and byte counters must be non-negative integers');
-    if (typeof firstAB !== 'number' || typeof firstBA !== 'number' || typeof last !== 'number') throw new Error('firstAB, firstBA and last must be timestamps');
+    if (!isFirst(firstAB) || !isFirst(firstBA) || !isTime(last)) throw new Error('firstAB and firstBA must be timestamps or -1 (nothing sent), last a timestamp');
     if (!isCount(flagsA) || !isCount(flagsB) || flagsA > 31 || flagsB > 31) throw new Error('flagsA and flagsB must be flag sets 0-31');
     return { packetsAB, packetsBA, bytesAB, bytesBA, firstAB, firstBA, last, flagsA, flagsB };
   },

@@ -1,0 +1,21 @@
+import test from 'ava';
+import fc from 'fast-check';
+import { monitor } from './monitor/monitor.js';
+import { PROPERTIES } from './state.fuzz.js';
+
+for (const [name, property] of Object.entries(PROPERTIES)) {
+  test(name, (t) => {
+    fc.assert(property, { numRuns: 3000 });
+    t.pass();
+  });
+}
+
+// Found by the first property: the monitor took NaN and Infinity as timestamps, which a get then sent as null and no put took back.
+test('the monitor refuses timestamps that are not finite', (t) => {
+  const record = (first: number, last: number) => [1, 0, 60, 0, first, -1, last, 0, 0];
+  t.notThrows(() => monitor.perFlow.decode(record(1320279554.5, 1320279555)));
+  for (const [first, last] of [[NaN, 1], [1, Infinity], [-5, 1], [1, -1]]) {
+    t.throws(() => monitor.perFlow.decode(record(first, last)), { message: /timestamps/ });
+  }
+  t.throws(() => monitor.multiFlow.decode({ packetsOut: 1, packetsIn: 0, bytesOut: 1, bytesIn: 0, first: Infinity, last: 1, services: [], os: [] }));
+});
