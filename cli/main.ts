@@ -17,6 +17,7 @@ import { replay, type Pace } from '../shims/traffic/replay.js';
 import { addressOption, jsonObject, partitioningOption, positiveNumber } from './options.js';
 import { describeCommand } from './describe.js';
 import { localCommand } from './local/command.js';
+import { sinkCommand } from './sink.js';
 import { operatorCommand } from '../operator/kube/command.js';
 import { progressBar } from './progress.js';
 
@@ -47,12 +48,13 @@ program.command('switch')
   .option('--controller <address>', 'route controller to dial and be programmed by', addressOption('--controller'))
   .option('--name <name>', 'this switch\'s name, as the controller knows it', 'switch-0')
   .option('--pool <name>', 'the pool this switch steers for ("namespace/name" on a cluster)')
+  .option('--egress <address>', 'send every packet the instances emit to the receiver listening here (openmb sink; host:port or socket path), with the same secret and TLS; the controller may change it', (v) => formatAddress(addressOption('--egress')(v)))
   .addOption(secretOption())
-  .addOption(tlsOption('the controller and every source, instance and sink that connects'))
+  .addOption(tlsOption('the controller, the egress receiver and every source, instance and sink that connects'))
   .addOption(probesOption())
-  .action(async (o: { listen: Address; controller?: Address; name: string; pool?: string; secretFile?: string; tlsDir?: string; probes?: Address }) => {
+  .action(async (o: { listen: Address; controller?: Address; name: string; pool?: string; egress?: string; secretFile?: string; tlsDir?: string; probes?: Address }) => {
     const log = createLogger(`switch/${o.name}`);
-    const sw = new SteeringSwitch({ name: o.name, pool: o.pool, listen: o.listen, controller: o.controller, secret: loadSecret(o.secretFile), tls: tlsFromOption(o.tlsDir), log });
+    const sw = new SteeringSwitch({ name: o.name, pool: o.pool, listen: o.listen, controller: o.controller, egress: o.egress, secret: loadSecret(o.secretFile), tls: tlsFromOption(o.tlsDir), log });
     await sw.start();
     log.info({ listen: formatAddress(o.listen) }, 'switch listening');
     if (o.probes) {
@@ -112,6 +114,7 @@ program.command('replay')
 
 program.addCommand(describeCommand());
 program.addCommand(localCommand());
+program.addCommand(sinkCommand());
 program.addCommand(operatorCommand());
 
 // A reader that goes away (`openmb local | head`) is not an error of ours.

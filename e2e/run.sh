@@ -5,7 +5,8 @@
 # then runs, in order: the CRD suite; the manifests suite (kubectl apply -k manifests/, the
 # operator's RBAC); the operator suite (process runtime); the metrics suite (the custom metrics
 # API through the aggregation layer, and /metrics); and, on a real node (containerd and a
-# kubelet; needs root), the Pod suite (Pod runtime), the in-cluster suite (the operator itself a
+# kubelet; needs root), the Pod suite (Pod runtime), the egress suite (a nat and an re pool's
+# emitted packets at an `openmb sink` while they scale), the in-cluster suite (the operator itself a
 # Pod, installed with kubectl apply -k) and the HPA suite (an autoscaling/v2 HPA scales a pool on
 # its load). The first four use $KUBECONFIG when it is set (any cluster, e.g. kind), and
 # otherwise start their own control plane on loopback; the node suites start their own cluster
@@ -19,6 +20,7 @@ bash "$ROOT/e2e/manifests/manifests.e2e.sh"
 bash "$ROOT/e2e/operator/operator.e2e.sh"
 bash "$ROOT/e2e/metrics/metrics.e2e.sh"
 bash "$ROOT/e2e/pods/pods.e2e.sh"
+bash "$ROOT/e2e/egress/egress.e2e.sh"
 bash "$ROOT/e2e/incluster/incluster.e2e.sh"
 bash "$ROOT/e2e/hpa/hpa.e2e.sh"
 echo "e2e: all suites passed"

@@ -25,7 +25,7 @@ import {
   type MiddleboxPoolStatus, type MiddleboxSpec, type MigrationOptimizations, type MigrationSpec, type OperationFilterSpec,
   type OperationKind, type OperationPhase, type OperationProgress, type PartitionKey, type PartitioningSpec, type Pin,
   type PlacementStatus, type Scope, type StateOperation, type StateOperationSpec, type StateOperationStatus,
-  type BucketSelectorSpec, type PodTemplateSpec, type SwitchStatus, type Toleration, PULL_POLICIES, TOLERATION_EFFECTS, TOLERATION_OPERATORS,
+  type BucketSelectorSpec, type EgressSpec, type EgressStatus, type PodTemplateSpec, type SwitchStatus, type Toleration, PULL_POLICIES, TOLERATION_EFFECTS, TOLERATION_OPERATORS,
 } from './types.js';
 
 // ---- type-level helpers ------------------------------------------------------------------------
@@ -147,12 +147,17 @@ const pool = {
       tolerations: [{ key: 'dedicated', operator: 'Equal', value: 'middlebox', effect: 'NoSchedule', tolerationSeconds: 300 }],
       affinity: { podAntiAffinity: { preferredDuringSchedulingIgnoredDuringExecution: [] } },
     },
+    egress: { address: '10.250.0.1:7300' },
   },
   status: {
     replicas: 3,
     readyReplicas: 2,
     selector: 'openmb.io/pool=web-ids,openmb.io/role=instance',
     switch: { address: '10.244.0.7:7000', pod: 'web-ids-switch' },
+    egress: {
+      address: '10.250.0.1:7300', connected: false, sent: 1200, delivered: 1100, queued: 100, undeliverable: { queueFull: 0, egressRemoved: 0 },
+      lastError: '10.250.0.1:7300: connect ECONNREFUSED 10.250.0.1:7300', since: '2025-06-01T12:00:00Z',
+    },
     phase: 'Scaling',
     observedGeneration: 3,
     instances: [
@@ -220,6 +225,9 @@ const poolRequired: Record<string, string[]> = {
   'spec.template.resources': keysOf({} satisfies RequiredKeysOnly<NonNullable<PodTemplateSpec['resources']>>),
   'spec.template.tolerations[]': keysOf({} satisfies RequiredKeysOnly<Toleration>),
   'status.switch': keysOf({} satisfies RequiredKeysOnly<SwitchStatus>),
+  'spec.egress': keysOf({ address: 'h:1' } satisfies RequiredKeysOnly<EgressSpec>),
+  'status.egress': keysOf({} satisfies RequiredKeysOnly<EgressStatus>),
+  'status.egress.undeliverable': keysOf({} satisfies RequiredKeysOnly<NonNullable<EgressStatus['undeliverable']>>),
   status: keysOf({} satisfies RequiredKeysOnly<MiddleboxPoolStatus>),
   'status.instances[]': keysOf({ name: 'i' } satisfies RequiredKeysOnly<InstanceStatus>),
   'status.placement': keysOf({} satisfies RequiredKeysOnly<PlacementStatus>),
@@ -434,6 +442,11 @@ test('the structural checker names the offending field', (t) => {
   t.deepEqual(paths(withSpec({ partitioning: { pins: [{ ...pin, filter: {} }] } })), ['spec.partitioning.pins[0].filter']);
   t.deepEqual(paths(withSpec({ partitioning: { pins: [{ ...pin, filter: { nwProto: true } }] } })), ['spec.partitioning.pins[0].filter.nwProto']);
   t.deepEqual(paths(withSpec({ partitioning: { pins: [pin, { ...pin, instance: 'x' }] } })), ['spec.partitioning.pins[1]']);
+  for (const address of ['10.250.0.1', '10.250.0.1:0', '10.250.0.1:65536', 'sink :7300', '[::1:7300', '-sink:7300']) {
+    t.deepEqual(paths(withSpec({ egress: { address } })), ['spec.egress.address'], address);
+  }
+  for (const address of ['10.250.0.1:7300', '[fd00::1]:7300', 'sink.openmb-system.svc:65535']) t.deepEqual(paths(withSpec({ egress: { address } })), [], address);
+  t.deepEqual(paths(withSpec({ egress: {} })), ['spec.egress.address']);
   const status = (s: object) => ({ ...pool, status: { ...pool.status, ...s } });
   t.deepEqual(paths(status({ phase: 'Done' })), ['status.phase']);
   t.deepEqual(paths(status({ instances: [{ name: 'a', buckets: '0-' }] })), ['status.instances[0].buckets']);
@@ -450,7 +463,7 @@ const samples = new URL('manifests/samples/', root);
 const invalidDir = new URL('invalid/', samples);
 const schemaFor = (doc: { kind?: string }) => (doc.kind === 'StateOperation' ? sopSchema : poolSchema);
 /** Files whose error the structural schema catches; the others break only a CEL rule. */
-const SCHEMA_CASES = new Set(['replicas-negative.yaml', 'unknown-middlebox-type.yaml']);
+const SCHEMA_CASES = new Set(['replicas-negative.yaml', 'unknown-middlebox-type.yaml', 'egress-address-without-port.yaml']);
 
 test('the sample pool is valid', (t) => {
   const docs = parseAllDocuments(readFileSync(new URL('monitor-pool.yaml', samples), 'utf8')).map((d) => d.toJS() as MiddleboxPool);

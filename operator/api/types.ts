@@ -65,7 +65,7 @@ export const PROTOCOL_NAMES = ['icmp', 'igmp', 'tcp', 'udp', 'gre', 'esp', 'ah',
 export type ProtocolName = (typeof PROTOCOL_NAMES)[number];
 
 /** Condition types the operator sets on a pool (DESIGN §7). Not an enum in the schema. */
-export const POOL_CONDITION_TYPES = ['Ready', 'Progressing', 'Degraded'] as const;
+export const POOL_CONDITION_TYPES = ['Ready', 'Progressing', 'Degraded', 'EgressReachable'] as const;
 export type PoolConditionType = (typeof POOL_CONDITION_TYPES)[number];
 
 // ---- defaults and limits (each equals the CRD's `default` / bounds) ---------------------------
@@ -231,12 +231,19 @@ export interface PodTemplateSpec {
   affinity?: Record<string, unknown>;
 }
 
+/** Where the packets the instances emit go: a receiver the switch dials (openmb sink). */
+export interface EgressSpec {
+  /** host:port or [IPv6]:port, as the switch reaches it. */
+  address: string;
+}
+
 export interface MiddleboxPoolSpec {
   middlebox: MiddleboxSpec;
   replicas?: number;
   partitioning?: PartitioningSpec;
   migration?: MigrationSpec;
   template?: PodTemplateSpec;
+  egress?: EgressSpec;
 }
 
 export interface InstanceStatus {
@@ -262,12 +269,27 @@ export interface SwitchStatus {
   pod?: string;
 }
 
+/** The switch's link to spec.egress: packet counters since it was set. */
+export interface EgressStatus {
+  address?: string;
+  connected?: boolean;
+  sent?: number;
+  delivered?: number;
+  /** Waiting for the receiver, or written and not acknowledged yet. */
+  queued?: number;
+  undeliverable?: { queueFull?: number; egressRemoved?: number };
+  lastError?: string;
+  /** RFC 3339 date-time: when the link last went up or down. */
+  since?: string;
+}
+
 export interface MiddleboxPoolStatus {
   replicas?: number;
   readyReplicas?: number;
   /** Label selector of the instance Pods, in string form (for the scale subresource and HPA). */
   selector?: string;
   switch?: SwitchStatus;
+  egress?: EgressStatus;
   phase?: PoolPhase;
   observedGeneration?: number;
   instances?: InstanceStatus[];

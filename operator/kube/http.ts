@@ -8,7 +8,7 @@
  *   GET /readyz                       ok once ready, else 503 (readiness; open)
  *   GET /metrics                      the operator's metrics, Prometheus text format (open)
  *   GET /pools                        [{pool, switch, instances, placement owners}]
- *   GET /pools/NAMESPACE/NAME/outputs {outputs, duplicateFlows, drained?}
+ *   GET /pools/NAMESPACE/NAME/outputs {outputs, duplicateFlows, drained?, egress?} (egress: the switch's link to spec.egress)
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';

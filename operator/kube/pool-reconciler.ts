@@ -29,6 +29,7 @@ import {
 } from './snapshot.js';
 import { POOL_LABEL } from './labels.js';
 import { operationStatus, poolStatus, sameStatus } from './status.js';
+import { egressEvents, syncEgress, withEgress } from './pool-egress.js';
 
 export const FINALIZER = 'openmb.io/drain';
 /** How often a converged pool is confirmed with its engine; status is written only when that changes it (see poolStatus). */
@@ -177,13 +178,15 @@ export class PoolReconciler {
   private async writeStatus(pool: MiddleboxPool, st: PoolState, desired: DesiredState, pendingSteps: number): Promise<void> {
     await this.refreshLoad(st);
     const previous = this.pools.get(st.key)?.status ?? pool.status;
-    const status = poolStatus({
+    const egress = await syncEgress(st.engine.router.switches(), pool);
+    const status = withEgress(poolStatus({
       name: pool.metadata.name, generation: desired.generation, desiredReplicas: desired.deleting ? 0 : desired.replicas, key: desired.key,
       actual: st.actual, pendingSteps, operationsInFlight: st.opsInFlight, deleting: desired.deleting, error: st.lastError, lost: st.lost, previous, now: new Date(),
       switch: { address: st.engine.switchAddress, ...(st.engine.switchPod ? { pod: st.engine.switchPod } : {}) },
-    });
+    }), pool, egress, previous, new Date());
     if (previous && sameStatus(status, previous)) return;
     await this.client.applyPoolStatus(pool.metadata.namespace!, pool.metadata.name, status);
+    for (const e of egressEvents(previous, status)) await this.event(pool, e.type, e.reason, e.message);
   }
 
   private async converge(pool: MiddleboxPool, st: PoolState, desired: DesiredState): Promise<Result> {

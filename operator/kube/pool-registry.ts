@@ -8,6 +8,8 @@ import { mergedOutputs } from '../engine/merged-outputs.js';
 import type { Mutex } from './operations.js';
 import type { PoolEngine } from './runtime.js';
 import type { ActualState } from './snapshot.js';
+import { settledEgress } from './pool-egress.js';
+import type { EgressLinkStats } from '../../shims/protocol/messages.js';
 
 /** A pool the operator runs: its engine and what it knows of the actual state. */
 export interface PoolState {
@@ -40,7 +42,7 @@ export class PoolRegistry {
   readonly drained = new Map<string, DrainedPool>();
 
   /** The pool's merged outputs, once every instance has received what the switch sent it. */
-  async outputs(key: string): Promise<{ outputs: Record<string, unknown>; duplicateFlows: number; drained?: string } | null> {
+  async outputs(key: string): Promise<{ outputs: Record<string, unknown>; duplicateFlows: number; drained?: string; egress?: EgressLinkStats } | null> {
     const st = this.states.get(key);
     if (!st) {
       const d = this.drained.get(key);
@@ -51,7 +53,9 @@ export class PoolRegistry {
       const names = st.actual.placement.instances;
       await st.engine.settle(names);
       const sessions = names.map((n) => st.engine.session(n)).filter((s) => s !== undefined);
-      return mergedOutputs(liveDescriptor(st).outputs, sessions);
+      const merged = await mergedOutputs(liveDescriptor(st).outputs, sessions);
+      const egress = await settledEgress(st.engine.router.switches());
+      return egress ? { ...merged, egress } : merged;
     });
   }
 

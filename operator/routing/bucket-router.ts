@@ -29,7 +29,8 @@ export class BucketRouter implements Routing {
   readonly owner: (string | null)[];
   private pins: PinnedRoute[] = [];
 
-  constructor(private readonly switches: () => SwitchSession[], readonly partitioning: Partitioning) {
+  /** `switches`: the pool's connected switches, each time they are needed. */
+  constructor(readonly switches: () => SwitchSession[], readonly partitioning: Partitioning) {
     this.owner = new Array(partitioning.buckets).fill(null);
   }
 

@@ -49,6 +49,11 @@ export class SwitchSession extends EventEmitter<SwitchSessionEvents> {
     return (await this.rpc.request<{ stats: SwitchStats }>({ type: 'get-stats' })).stats;
   }
 
+  /** Points the switch's egress at `address` (null: nowhere). */
+  async setEgress(address: string | null): Promise<void> {
+    await this.rpc.request({ type: 'set-egress', address });
+  }
+
   async rules(): Promise<Rule[]> {
     return (await this.rpc.request<{ rules: Rule[] }>({ type: 'get-rules' })).rules;
   }

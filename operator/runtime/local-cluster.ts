@@ -42,7 +42,7 @@ export class LocalCluster {
   }
 
   /** Without `secret` a fresh one is made: nothing outside this process can then connect. */
-  static async start(o: { log: Logger; logDir: string; pool?: string; secret?: string }): Promise<LocalCluster> {
+  static async start(o: { log: Logger; logDir: string; pool?: string; secret?: string; egress?: string }): Promise<LocalCluster> {
     mkdirSync(o.logDir, { recursive: true });
     const runDir = mkdtempSync(join(tmpdir(), 'openmb-'));
     const secret = o.secret ?? randomBytes(24).toString('base64url');
@@ -51,7 +51,7 @@ export class LocalCluster {
     const ctl = formatAddress(await controller.listen({ host: '127.0.0.1', port: 0 }));
     const switchSock = join(runDir, 'switch.sock');
     const pool = o.pool ?? 'local';
-    const child = startChild('switch', ['switch', '--listen', switchSock, '--controller', ctl, '--name', 'switch-0', '--pool', pool], env, o.logDir);
+    const child = startChild('switch', ['switch', '--listen', switchSock, '--controller', ctl, '--name', 'switch-0', '--pool', pool, ...(o.egress ? ['--egress', o.egress] : [])], env, o.logDir);
     try {
       const sw = await orFail(controller.pool(pool).waitForSwitch('switch-0'), [child]);
       return new LocalCluster(controller, sw, switchSock, secret, env, o.logDir, runDir, ctl, child, o.log, pool);

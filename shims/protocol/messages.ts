@@ -55,7 +55,7 @@ export type EventAction = z.infer<typeof eventAction>;
 export const hello = z.object({
   type: z.literal('hello'),
   secret: z.string(),
-  role: z.enum(['mb', 'mb-data', 'switch', 'source', 'controller', 'sink']),
+  role: z.enum(['mb', 'mb-data', 'switch', 'source', 'controller', 'sink', 'egress']),
   name: z.string().min(1).max(253),
   pool: z.string().optional(),
   mbType: z.string().optional(),
@@ -146,6 +146,8 @@ export const switchRequest = z.discriminatedUnion('type', [
   z.object({ type: z.literal('barrier'), id }),
   z.object({ type: z.literal('get-stats'), id }),
   z.object({ type: z.literal('get-rules'), id }),
+  /** Where the switch sends what the instances emit (host:port or a socket path); null: nowhere. */
+  z.object({ type: z.literal('set-egress'), id, address: z.string().min(1).max(512).nullable() }),
 ]);
 export type SwitchRequest = z.infer<typeof switchRequest>;
 export const SWITCH_REQUEST_TYPES: ReadonlySet<string> = new Set(switchRequest.options.map((o) => o.shape.type.value));
@@ -162,6 +164,30 @@ export interface SwitchStats {
   held: number;
   rules: { id: string; packets: number; bytes: number }[];
   version: number;
+  /** The link to the pool's egress receiver, when one is set (see switch/egress-link.ts). */
+  egressLink?: EgressLinkStats;
+}
+
+/** What a switch delivered to its egress receiver, and what it could not deliver and why. */
+export interface EgressLinkStats {
+  address: string;
+  connected: boolean;
+  /** Packets written to the receiver (each once; a resend after a reconnect is counted in `resent`). */
+  sent: number;
+  /** Packets the receiver acknowledged. */
+  delivered: number;
+  /** Written and not acknowledged yet. */
+  inFlight: number;
+  /** Waiting for the receiver to be reachable. */
+  queued: number;
+  resent: number;
+  /** Packets given up on, by reason: the queue was full while the receiver was unreachable, or the egress was removed with packets queued. */
+  undeliverable: { queueFull: number; egressRemoved: number };
+  connects: number;
+  /** Why the last connection failed or ended, while not connected. */
+  lastError?: string;
+  /** Milliseconds since the epoch when the link last went up or down. */
+  sinceMs: number;
 }
 
 export const switchReply = z.discriminatedUnion('type', [
@@ -171,6 +197,7 @@ export const switchReply = z.discriminatedUnion('type', [
   z.object({ type: z.literal('barrier-ack'), id }),
   z.object({ type: z.literal('stats'), id, stats: z.custom<SwitchStats>((v) => typeof v === 'object' && v !== null) }),
   z.object({ type: z.literal('rules'), id, rules: z.array(rule), version: z.number().int() }),
+  z.object({ type: z.literal('set-egress-ack'), id }),
   z.object({ type: z.literal('error'), id: id.nullable(), cause: errorCause, message: z.string() }),
   z.object({ type: z.literal('packet-in'), packet: jsonPacket }),
 ]);

@@ -13,6 +13,8 @@ export interface Link {
 
 export interface LinkOptions extends ChannelOptions {
   backoff?: { initialMs: number; maxMs: number };
+  /** Told why each dial failed (it is retried all the same). */
+  onDialError?: (err: Error) => void;
 }
 
 export function keepConnected(address: Address, who: Omit<Hello, 'type'>, log: Logger, onPeer: (peer: Peer) => void,
@@ -45,6 +47,7 @@ export function keepConnected(address: Address, who: Omit<Hello, 'type'>, log: L
       waiters = [];
     } catch (err) {
       log.debug({ err: (err as Error).message, retryMs: delay }, 'connect failed; retrying');
+      o.onDialError?.(err as Error);
       timer = setTimeout(dial, delay * (0.75 + Math.random() / 2));
       delay = Math.min(delay * 2, backoff.maxMs);
     }

@@ -8,7 +8,7 @@ import type { Server } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { decode } from '../flow/decode.js';
 import { compileFilter, type CompiledFilter, matchPacket } from '../flow/filter.js';
-import type { Address } from '../protocol/address.js';
+import { type Address, parseAddress } from '../protocol/address.js';
 import { acceptPeers, type Peer } from '../protocol/connection.js';
 import { describeIssues, type SwitchRequest, SWITCH_REQUEST_TYPES, switchRequest, type SwitchStats } from '../protocol/messages.js';
 import { encodePacketBatch, packetToJson, type WirePacket } from '../protocol/packets.js';
@@ -16,6 +16,7 @@ import { keepConnected, type Link } from '../protocol/reconnect.js';
 import type { TlsMaterial } from '../protocol/tls.js';
 import type { Logger } from '../log/logger.js';
 import { FlowTable, TableError } from './table.js';
+import { EgressLink } from './egress-link.js';
 
 /** Packets kept for an instance that is not connected (yet); beyond this they are dropped and counted. */
 const MAX_WAITING = 200_000;
@@ -45,6 +46,8 @@ export interface SwitchOptions {
   log: Logger;
   /** The route controller to dial; without one the switch can still be driven by a peer that connects with role `controller`. */
   controller?: Address;
+  /** Where emitted packets go (host:port or a socket path); the controller may change it (set-egress). */
+  egress?: string;
 }
 
 export class SteeringSwitch {
@@ -62,6 +65,7 @@ export class SteeringSwitch {
   private readonly droppedQueued = new Map<string, number>();
   private server: Server | null = null;
   private controllerLink: Link | null = null;
+  private egressLink: EgressLink | null = null;
 
   /** True while the switch has a live connection to the controller it dials (or dials none). */
   get controllerConnected(): boolean {
@@ -81,6 +85,7 @@ export class SteeringSwitch {
       else if (hello.role === 'controller') this.addController(peer);
       else peer.close(`role "${hello.role}" does not connect to a switch`);
     }, { tls: this.o.tls });
+    if (this.o.egress) this.setEgress(this.o.egress);
     if (this.o.controller) {
       this.controllerLink = keepConnected(this.o.controller, { secret: this.o.secret, role: 'switch', name: this.o.name, ...(this.o.pool ? { pool: this.o.pool } : {}) }, this.o.log, (peer) => this.addController(peer), { tls: this.o.tls });
     }
@@ -89,6 +94,7 @@ export class SteeringSwitch {
 
   stop(): void {
     this.controllerLink?.stop();
+    this.egressLink?.stop();
     for (const p of [...this.sources, ...this.controllers, ...this.sinks]) p.close('closed locally');
     for (const o of this.outputs.values()) o.peer?.close('closed locally');
     this.server?.close();
@@ -123,12 +129,13 @@ export class SteeringSwitch {
       this.maybeResume();
     });
     peer.socket.on('drain', () => this.maybeResume());
-    // What an instance sends back is its egress: count it and pass it to every sink as it came.
+    // What an instance sends back is its egress: count it and pass it, as it came, to the pool's egress and to every sink.
     peer.onPacketBatch('egress', (packets, payload) => {
       this.egress.set(name, (this.egress.get(name) ?? 0) + packets.length);
       const frame = Buffer.allocUnsafe(4 + payload.length);
       frame.writeUInt32BE(payload.length, 0);
       payload.copy(frame, 4);
+      if (this.egressLink && !this.egressLink.send(frame, packets.length)) this.pause();
       for (const s of this.sinks) s.sendFrame(frame);
     });
     if (out.waiting.length > 0) {
@@ -254,6 +261,7 @@ export class SteeringSwitch {
   private maybeResume(): void {
     if (!this.paused) return;
     for (const o of this.outputs.values()) if (o.peer?.socket.writableNeedDrain) return;
+    if (this.egressLink?.needsDrain) return;
     this.paused = false;
     for (const s of this.sources) s.socket.resume();
   }
@@ -306,7 +314,32 @@ export class SteeringSwitch {
         return { type: 'stats', id: req.id, stats: this.snapshot() };
       case 'get-rules':
         return { type: 'rules', id: req.id, rules: this.table.rules(), version: this.table.version };
+      case 'set-egress':
+        this.setEgress(req.address);
+        return { type: 'set-egress-ack', id: req.id };
     }
+  }
+
+  /** Points the egress at `address` (null: nowhere); packets not yet delivered go to the new address. */
+  setEgress(address: string | null): void {
+    if ((this.egressLink?.address ?? null) === address) return;
+    if (address !== null) {
+      try {
+        parseAddress(address, 'address');
+      } catch (e) {
+        throw new TableError((e as Error).message);
+      }
+    }
+    const left = this.egressLink?.stop(address !== null) ?? [];
+    this.egressLink = null;
+    if (address === null) {
+      const packets = left.reduce((n, b) => n + b.packets, 0);
+      if (packets > 0) this.o.log.warn({ packets }, 'egress removed with packets not delivered: they are undeliverable');
+      return;
+    }
+    this.egressLink = new EgressLink({ address, secret: this.o.secret, tls: this.o.tls, name: this.o.name, pool: this.o.pool, log: this.o.log, onDrain: () => this.maybeResume() });
+    this.egressLink.adopt(left);
+    this.o.log.info({ egress: address }, 'egress set');
   }
 
   snapshot(): SwitchStats {
@@ -322,6 +355,7 @@ export class SteeringSwitch {
       held,
       rules: this.table.counters(),
       version: this.table.version,
+      ...(this.egressLink ? { egressLink: this.egressLink.stats() } : {}),
     };
   }
 }
