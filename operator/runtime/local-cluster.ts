@@ -63,6 +63,11 @@ export class LocalCluster {
     }
   }
 
+  /** The switch process's pid, for measuring it (npm run soak). */
+  get switchPid(): number | undefined {
+    return this.children[0]?.proc.pid;
+  }
+
   /** The sessions of this cluster's pool (a restarted controller has new ones). */
   get sessions(): PoolSessions {
     return this.controller.pool(this.pool);
