@@ -14,6 +14,16 @@ export function addressOption(name: string) {
   };
 }
 
+/** HOST:PORT to listen on ([v6]:PORT for an IPv6 address); port 0 takes a free one. */
+export function listenOption(name: string, example: string) {
+  return (v: string): { host: string; port: number } => {
+    const m = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(v);
+    const port = m ? Number(m[3]) : NaN;
+    if (!m || port > 65535) throw new InvalidArgumentError(`${name} must be HOST:PORT (e.g. ${example}), got "${v}"`);
+    return { host: m[1] ?? m[2], port };
+  };
+}
+
 export function positiveNumber(name: string) {
   return (v: string): number => {
     const n = Number(v);

@@ -8,8 +8,9 @@ import { PARTITION_KEYS, type PartitionKeyKind } from '../../shims/flow/hash.js'
 import { parsePrefix } from '../../shims/flow/address.js';
 import type { Pace } from '../../shims/traffic/replay.js';
 import { GUARANTEES, type Guarantee, type Optimizations } from '../../operator/engine/operation.js';
-import { jsonObject, positiveNumber } from '../options.js';
+import { jsonObject, listenOption, positiveNumber } from '../options.js';
 import { runLocal, type ScaleStep, type Scenario } from './run.js';
+import { serveTimeline } from '../../operator/timeline/server.js';
 
 export const BUNDLED_TRACE = fileURLToPath(new URL('../../../data/traces/tryzeek_sumstat.pcap', import.meta.url));
 const DEFAULT_SCHEDULE: ScaleStep[] = [{ at: 0.25, replicas: 2 }, { at: 0.5, replicas: 3 }, { at: 0.75, replicas: 2 }];
@@ -74,6 +75,7 @@ export function localCommand(): Command {
     .option('--speed <factor>', 'replay at the capture\'s own timing, this many times faster', positiveNumber('--speed'))
     .option('--compare', 'also run the trace through one unscaled instance and report the differences')
     .option('--config <json>', 'middlebox configuration values as a JSON object', jsonObject('--config'), {})
+    .option('--serve <host:port>', 'serve the live timeline here while the pool runs, and after it until interrupted (port 0: any free port)', listenOption('--serve', '127.0.0.1:8090'))
     .addHelpText('after', `
 With no options at all, the bundled capture ${join('data', 'traces', 'tryzeek_sumstat.pcap')} goes through a monitor
 pool that scales 1 -> 2 -> 3 -> 2 (loss-free), compared against one unscaled instance.
@@ -87,16 +89,22 @@ DIR/timeline.html.`)
     .action(async (o: {
       middlebox: string; trace: string; out: string; replicas?: number; scale?: ScaleStep[]; guarantee: Guarantee; optimizations?: Optimizations;
       scenario: Scenario; at?: number; server?: string; partition?: PartitionKeyKind; inside?: string[]; buckets?: number;
-      rate?: number; speed?: number; compare?: boolean; config: Record<string, unknown>;
+      rate?: number; speed?: number; compare?: boolean; config: Record<string, unknown>; serve?: { host: string; port: number };
     }, cmd: Command) => {
       if (o.rate && o.speed) cmd.error('error: --rate and --speed cannot be used together');
-      const bare = process.argv.slice(3).length === 0;
+      // --serve alone is still the bundled demo, watched live.
+      const bare = process.argv.slice(3).filter((a, i, all) => !a.startsWith('--serve') && all[i - 1] !== '--serve').length === 0;
       const pace: Pace = o.rate ? { kind: 'rate', pps: o.rate } : o.speed ? { kind: 'timing', speed: o.speed } : bare ? { kind: 'rate', pps: 1000 } : { kind: 'asap' };
       const log = createLogger('local', process.env.OPENMB_LOG_LEVEL ?? 'warn');
+      const live: { url?: string } = {};
       const report = await runLocal({
         middlebox: o.middlebox, trace: o.trace, out: o.out, pace, config: o.config, log, interactive: true,
         replicas: o.replicas, schedule: o.scale ?? (bare ? DEFAULT_SCHEDULE : []), guarantee: o.guarantee, optimizations: o.optimizations,
         scenario: o.scenario, at: o.at, server: o.server, partitionKey: o.partition, inside: o.inside, buckets: o.buckets, compare: o.compare ?? bare,
+        onTimeline: o.serve && (async (feed) => {
+          live.url = (await serveTimeline(feed, o.serve!.host, o.serve!.port)).url;
+          process.stdout.write(`live timeline: ${live.url}\n`);
+        }),
       });
       const p = report.packets;
       const l = report.lost;
@@ -107,5 +115,7 @@ DIR/timeline.html.`)
       if (report.comparison) process.stdout.write(`outputs ${report.comparison.equal ? 'equal' : 'DIFFER from'} the unscaled run\n`);
       for (const e of report.errors) process.stdout.write(`error: ${e}\n`);
       process.stdout.write(`report: ${join(o.out, 'report.json')}\ntimeline: ${join(o.out, 'timeline.html')}\n`);
+      // The server keeps the process alive: the run's timeline stays up until interrupted.
+      if (live.url) process.stdout.write(`the run is over; the live timeline stays at ${live.url} until interrupted (Ctrl-C)\n`);
     });
 }

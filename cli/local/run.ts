@@ -11,7 +11,6 @@ import type { PartitionKeyKind } from '../../shims/flow/hash.js';
 import type { Pace } from '../../shims/traffic/replay.js';
 import { middleboxByType } from '../../shims/middleboxes/registry.js';
 import { describe, poolInstanceConfig } from '../../shims/shim/descriptor.js';
-import type { MbCounters } from '../../shims/protocol/messages.js';
 import type { Logger } from '../../shims/log/logger.js';
 import { MbController } from '../../operator/engine/controller.js';
 import type { Guarantee, OperationStatus, Optimizations } from '../../operator/engine/operation.js';
@@ -22,7 +21,9 @@ import { LocalCluster } from '../../operator/runtime/local-cluster.js';
 import { LocalRuntime } from './runtime.js';
 import { mergedOutputs } from '../../operator/engine/merged-outputs.js';
 import { compareOutputs, type Comparison } from './compare.js';
-import { renderTimeline, type Sample } from './timeline.js';
+import { renderTimeline } from './timeline.js';
+import { TimelineFeed } from '../../operator/timeline/feed.js';
+import { PoolSampler } from '../../operator/timeline/sampler.js';
 import { countLost, type Kill, type Lost, NOTHING_LOST } from './losses.js';
 import { busiestServer, killAndFailOver, migrateServer, type Migration, whereMigrated } from './scenarios.js';
 import { progressBar } from '../progress.js';
@@ -59,6 +60,8 @@ export interface LocalOptions {
   compare?: boolean;
   /** Keep the timeline page from being written (tests). */
   noTimeline?: boolean;
+  /** The run's live timeline, before the pool starts (to serve it: --serve); not called with noTimeline. */
+  onTimeline?: (feed: TimelineFeed) => void | Promise<void>;
 }
 
 export interface Report {
@@ -141,21 +144,23 @@ export async function runLocal(o: LocalOptions): Promise<Report> {
     const controller = new MbController(cluster.sessions, router, o.log);
     const runtime = new LocalRuntime(cluster, o.middlebox, o.config, partitioning);
     const operations: OperationStatus[] = [];
+    // Every 50 ms: packets processed per instance, the placement and the operations, for the timeline.
+    const timeline = new TimelineFeed({ pool: `local/${o.middlebox}`, middlebox: o.middlebox, buckets });
+    const sampler = new PoolSampler(timeline, {
+      instances: () => [...cluster.instances.keys()],
+      processed: async (n) => (await cluster.session(n).stats()).packetsProcessed,
+      owner: () => router.owner,
+      operations: () => operations,
+    }, 50);
+    if (!o.noTimeline) await o.onTimeline?.(timeline);
+    sampler.start();
     const pool = new PoolExecutor(initialPlacement(buckets), controller, router, runtime, {
       descriptor, guarantee, optimizations: o.optimizations ?? { parallelPuts: true, earlyRelease: true, lateLocking: true }, log: o.log,
-      onOperation: (s) => { if (!operations.includes(s)) operations.push(s); },
+      onOperation: (s) => { if (!operations.includes(s)) operations.push(s); timeline.operation(s); },
     });
     await pool.run(plan({ current: pool.placement, replicas, namePrefix: o.middlebox }));
     const rulesAtStart = JSON.stringify(router.rules());
 
-    // Every 50 ms: packets processed per instance, for the timeline.
-    const samples: Sample[] = [];
-    const sampler = setInterval(() => {
-      const names = [...cluster.instances.keys()];
-      Promise.all(names.map((n) => cluster.session(n).stats().then((c) => [n, c] as const).catch(() => null)))
-        .then((rows) => samples.push({ t: Date.now(), processed: Object.fromEntries(rows.filter((r): r is readonly [string, MbCounters] => r !== null).map(([n, c]) => [n, c.packetsProcessed])) }))
-        .catch(() => {});
-    }, 50);
 
     let chain: Promise<void> = Promise.resolve();
     const enqueue = (what: string, fn: () => Promise<void>) => {
@@ -183,7 +188,8 @@ export async function runLocal(o: LocalOptions): Promise<Report> {
     await chain;
     bar?.stop();
     const settled = await cluster.settle();
-    clearInterval(sampler);
+    await sampler.stop();
+    await sampler.tick();
 
     const live = [...cluster.instances.keys()];
     const liveCounters = await Promise.all(live.map((n) => cluster.session(n).stats()));
@@ -221,7 +227,7 @@ export async function runLocal(o: LocalOptions): Promise<Report> {
       durationMs: Math.round(performance.now() - started),
     };
     writeFileSync(join(out, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
-    if (!o.noTimeline) writeFileSync(join(out, 'timeline.html'), renderTimeline(report, operations, samples));
+    if (!o.noTimeline) writeFileSync(join(out, 'timeline.html'), renderTimeline(report, timeline));
     return report;
   } finally {
     await cluster.stop();

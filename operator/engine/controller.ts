@@ -41,6 +41,11 @@ export class MbController {
     this.log.warn({ instance: s.instance, flow: ev.flowKey }, 'event with no operation to take it');
   }
 
+  /** The statuses of the operations running now (the timeline polls them). */
+  get runningStatuses(): OperationStatus[] {
+    return [...this.running].map((op) => op.status);
+  }
+
   session(instance: string): MbSession {
     const s = this.sessions.instances.get(instance);
     if (!s || s.closed) throw new Error(`instance "${instance}" is not connected`);

@@ -49,6 +49,8 @@ export interface Timeline {
   releaseStart?: number;
   releaseEnd?: number;
   drained?: number;
+  /** The source's copy of the moved state starts being deleted (the move's last step). */
+  deleteStart?: number;
   end?: number;
 }
 
@@ -225,6 +227,7 @@ export class Operation {
       await src.disableEvents(this.status.filter);
       if (this.status.guarantee === 'order-preserving') await this.to.disableEvents(this.status.filter);
     }
+    t.deleteStart = Date.now();
     for (const scope of this.status.scopes) await src.del(scope, this.status.filter);
   }
 

@@ -9,6 +9,7 @@
  *   GET /metrics                      the operator's metrics, Prometheus text format (open)
  *   GET /pools                        [{pool, switch, instances, placement owners}]
  *   GET /pools/NAMESPACE/NAME/outputs {outputs, duplicateFlows, drained?, egress?} (egress: the switch's link to spec.egress)
+ *   GET /pools/NAMESPACE/NAME/timeline[/events]  the pool's live timeline (see operator/timeline/pool-timelines.ts)
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,6 +17,7 @@ import type { Logger } from '../../shims/log/logger.js';
 import { secretsEqual } from '../../shims/protocol/auth.js';
 import type { Collector } from '../../shims/metrics/collector.js';
 import type { PoolRegistry } from './pool-registry.js';
+import { PoolTimelines } from '../timeline/pool-timelines.js';
 
 export interface HttpOptions {
   host: string;
@@ -35,6 +37,7 @@ function authorized(header: string | undefined, secret: string): boolean {
 }
 
 export async function serveHttp(o: HttpOptions): Promise<{ server: Server; address: string }> {
+  const timelines = new PoolTimelines(o.registry);
   const server = createServer((req, res) => {
     const send = (code: number, body: unknown) => {
       res.writeHead(code, { 'content-type': typeof body === 'string' ? 'text/plain' : 'application/json' });
@@ -47,6 +50,8 @@ export async function serveHttp(o: HttpOptions): Promise<{ server: Server; addre
     if (url.pathname === '/healthz') return send(200, 'ok');
     if (url.pathname === '/readyz') return o.ready() ? send(200, 'ok') : send(503, 'not ready');
     if (url.pathname === '/metrics' && o.metrics) return o.metrics.serve(res);
+    // The timeline page is code only; its stream (below) needs the token like every pool's state.
+    if (timelines.serveOpen(req, res, url.pathname)) return;
     // The probe and the metrics (above) stay open for the kubelet and scrapers; everything from here on needs the token.
     if (!authorized(req.headers.authorization, o.secret)) {
       res.setHeader('www-authenticate', 'Bearer');
@@ -57,6 +62,7 @@ export async function serveHttp(o: HttpOptions): Promise<{ server: Server; addre
         pool: st.key, switch: st.engine.switchAddress, instances: st.actual.placement.instances, lastError: st.lastError ?? null,
       })));
     }
+    if (timelines.serveEvents(req, res, url.pathname)) return;
     const m = /^\/pools\/([^/]+)\/([^/]+)\/outputs$/.exec(url.pathname);
     if (m) {
       const key = `${decodeURIComponent(m[1])}/${decodeURIComponent(m[2])}`;
@@ -68,6 +74,7 @@ export async function serveHttp(o: HttpOptions): Promise<{ server: Server; addre
     }
     send(404, 'not found');
   });
+  server.on('close', () => void timelines.stop());
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host, () => resolve());

@@ -1,0 +1,93 @@
+/**
+ * The timelines of the operator's pools, on its HTTP endpoint:
+ *
+ *   GET /timeline/assets/NAME                    the page's modules and libraries (open: code)
+ *   GET /pools/NAMESPACE/NAME/timeline           the page (open: it holds no state; it asks for the token)
+ *   GET /pools/NAMESPACE/NAME/timeline/events    the pool's timeline, server-sent events (bearer token)
+ *
+ * A pool's feed starts with its first watcher, from the operations its controller has run so
+ * far, and polls the pool only while someone watches: an unwatched pool costs nothing.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { PoolRegistry, PoolState } from '../kube/pool-registry.js';
+import { TimelineFeed } from './feed.js';
+import { servedPage } from './page.js';
+import { PoolSampler, type PoolProbe } from './sampler.js';
+import { sendAsset, sendPage } from './server.js';
+import { streamTimeline } from './sse.js';
+
+const POLL_MS = 250;
+const PAGE = /^\/pools\/([^/]+)\/([^/]+)\/timeline$/;
+const EVENTS = /^\/pools\/([^/]+)\/([^/]+)\/timeline\/events$/;
+const ASSETS = '/timeline/assets/';
+
+function probeOf(get: () => PoolState | undefined): PoolProbe {
+  return {
+    instances: () => get()?.actual.placement.instances ?? [],
+    processed: async (n) => (await get()?.engine.session(n)?.stats())?.packetsProcessed ?? null,
+    owner: () => get()?.engine.router.owner ?? [],
+    operations: () => {
+      const c = get()?.engine.controller;
+      return c ? [...c.finished, ...c.runningStatuses] : [];
+    },
+  };
+}
+
+interface Watched {
+  feed: TimelineFeed;
+  sampler: PoolSampler;
+}
+
+export class PoolTimelines {
+  private readonly pools = new Map<string, Watched>();
+
+  constructor(private readonly registry: PoolRegistry, private readonly pollMs = POLL_MS) {}
+
+  /** Serves what needs no token (the page and its assets); false when the path is not one of them. */
+  serveOpen(req: IncomingMessage, res: ServerResponse, path: string): boolean {
+    if (path.startsWith(ASSETS)) return sendAsset(res, path.slice(ASSETS.length));
+    const m = PAGE.exec(path);
+    if (!m) return false;
+    const pool = `${decodeURIComponent(m[1])}/${decodeURIComponent(m[2])}`;
+    sendPage(res, servedPage({ title: `OpenMB timeline: ${pool}`, assetBase: ASSETS, events: 'timeline/events', token: true }));
+    return true;
+  }
+
+  /** Serves a pool's stream (the caller has checked the token); false when the path is not one. */
+  serveEvents(req: IncomingMessage, res: ServerResponse, path: string): boolean {
+    const m = EVENTS.exec(path);
+    if (!m) return false;
+    const key = `${decodeURIComponent(m[1])}/${decodeURIComponent(m[2])}`;
+    const w = this.watch(key);
+    if (!w) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end(`no pool ${key}\n`);
+      return true;
+    }
+    streamTimeline(req, res, w.feed, () => { if (w.feed.watchers === 0) void w.sampler.stop(); });
+    return true;
+  }
+
+  private watch(key: string): Watched | null {
+    const st = this.registry.states.get(key);
+    let w = this.pools.get(key);
+    if (!st) {
+      // The pool is gone: its feed, if it had one, is of no use any more.
+      if (w) void w.sampler.stop();
+      this.pools.delete(key);
+      return null;
+    }
+    if (!w) {
+      const feed = new TimelineFeed({ pool: key, middlebox: st.descriptor.type, buckets: st.engine.router.owner.length });
+      w = { feed, sampler: new PoolSampler(feed, probeOf(() => this.registry.states.get(key)), this.pollMs) };
+      this.pools.set(key, w);
+    }
+    w.sampler.start();
+    void w.sampler.tick();
+    return w;
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.pools.values()].map((w) => w.sampler.stop()));
+    this.pools.clear();
+  }
+}
