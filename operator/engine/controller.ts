@@ -46,6 +46,21 @@ export class MbController {
     return [...this.running].map((op) => op.status);
   }
 
+  private readonly watchers = new Set<(s: OperationStatus) => void>();
+
+  /** Calls `fn` at every step of every operation this controller runs (a live timeline); returns the unsubscribe. */
+  watchOperations(fn: (s: OperationStatus) => void): () => void {
+    this.watchers.add(fn);
+    return () => this.watchers.delete(fn);
+  }
+
+  private progressOf(o: OperationOptions): (s: OperationStatus) => void {
+    return (s) => {
+      o.onProgress?.(s);
+      for (const fn of this.watchers) fn(s);
+    };
+  }
+
   session(instance: string): MbSession {
     const s = this.sessions.instances.get(instance);
     if (!s || s.closed) throw new Error(`instance "${instance}" is not connected`);
@@ -64,18 +79,18 @@ export class MbController {
 
   async move(src: string, dst: string, filter: FlowFilter, scopes: Scope[], o: OperationOptions = {}): Promise<OperationStatus> {
     await this.session(src).stats(); // so a failure can say how many flows the source held
-    const op = new Operation('move', [this.session(src)], this.session(dst), filter, scopes, o.guarantee ?? 'loss-free', o.optimizations ?? ALL_OPTIMIZATIONS, o.onProgress);
+    const op = new Operation('move', [this.session(src)], this.session(dst), filter, scopes, o.guarantee ?? 'loss-free', o.optimizations ?? ALL_OPTIMIZATIONS, this.progressOf(o));
     return this.execute(op, [this.session(src)], this.routing);
   }
 
   clone(src: string, dst: string, filter: FlowFilter, scopes: Scope[], o: OperationOptions = {}): Promise<OperationStatus> {
-    const op = new Operation('clone', [this.session(src)], this.session(dst), filter, scopes, 'none', o.optimizations ?? ALL_OPTIMIZATIONS, o.onProgress);
+    const op = new Operation('clone', [this.session(src)], this.session(dst), filter, scopes, 'none', o.optimizations ?? ALL_OPTIMIZATIONS, this.progressOf(o));
     return this.execute(op, [this.session(src)], null);
   }
 
   merge(srcs: string[], dst: string, filter: FlowFilter, scopes: Scope[], o: OperationOptions = {}): Promise<OperationStatus> {
     const sources = srcs.map((s) => this.session(s));
-    const op = new Operation('merge', sources, this.session(dst), filter, scopes, 'none', o.optimizations ?? ALL_OPTIMIZATIONS, o.onProgress);
+    const op = new Operation('merge', sources, this.session(dst), filter, scopes, 'none', o.optimizations ?? ALL_OPTIMIZATIONS, this.progressOf(o));
     return this.execute(op, sources, null);
   }
 
@@ -85,9 +100,10 @@ export class MbController {
    */
   async failover(src: string, dst: string, filter: FlowFilter, scopes: Scope[], lostFlows: number, o: OperationOptions = {}): Promise<OperationStatus> {
     const status = newOperationStatus('move', [src], dst, filter, scopes, 'none');
+    const notify = this.progressOf(o);
     const progress = (patch: Partial<OperationStatus>) => {
       Object.assign(status, patch);
-      o.onProgress?.(status);
+      notify(status);
     };
     progress({ phase: 'Running', lostFlows });
     try {

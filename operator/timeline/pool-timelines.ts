@@ -6,7 +6,8 @@
  *   GET /pools/NAMESPACE/NAME/timeline/events    the pool's timeline, server-sent events (bearer token)
  *
  * A pool's feed starts with its first watcher, from the operations its controller has run so
- * far, and polls the pool only while someone watches: an unwatched pool costs nothing.
+ * far; while someone watches, it polls the pool and hears of every step of every operation as
+ * the controller takes it. An unwatched pool costs nothing.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { PoolRegistry, PoolState } from '../kube/pool-registry.js';
@@ -36,6 +37,8 @@ function probeOf(get: () => PoolState | undefined): PoolProbe {
 interface Watched {
   feed: TimelineFeed;
   sampler: PoolSampler;
+  /** Ends the controller's calls at each step of an operation (faster than a poll: a move may take milliseconds). */
+  unwatch: (() => void) | null;
 }
 
 export class PoolTimelines {
@@ -63,7 +66,7 @@ export class PoolTimelines {
       res.writeHead(404, { 'content-type': 'text/plain' }).end(`no pool ${key}\n`);
       return true;
     }
-    streamTimeline(req, res, w.feed, () => { if (w.feed.watchers === 0) void w.sampler.stop(); });
+    streamTimeline(req, res, w.feed, () => { if (w.feed.watchers === 0) void this.pause(w); });
     return true;
   }
 
@@ -72,22 +75,31 @@ export class PoolTimelines {
     let w = this.pools.get(key);
     if (!st) {
       // The pool is gone: its feed, if it had one, is of no use any more.
-      if (w) void w.sampler.stop();
+      if (w) void this.pause(w);
       this.pools.delete(key);
       return null;
     }
     if (!w) {
       const feed = new TimelineFeed({ pool: key, middlebox: st.descriptor.type, buckets: st.engine.router.owner.length });
-      w = { feed, sampler: new PoolSampler(feed, probeOf(() => this.registry.states.get(key)), this.pollMs) };
+      w = { feed, sampler: new PoolSampler(feed, probeOf(() => this.registry.states.get(key)), this.pollMs), unwatch: null };
       this.pools.set(key, w);
     }
+    const feed = w.feed;
+    w.unwatch ??= st.engine.controller.watchOperations((s) => feed.operation(s));
     w.sampler.start();
     void w.sampler.tick();
     return w;
   }
 
+  /** No one watches: the pool is left alone until someone does again. */
+  private pause(w: Watched): Promise<void> {
+    w.unwatch?.();
+    w.unwatch = null;
+    return w.sampler.stop();
+  }
+
   async stop(): Promise<void> {
-    await Promise.all([...this.pools.values()].map((w) => w.sampler.stop()));
+    await Promise.all([...this.pools.values()].map((w) => this.pause(w)));
     this.pools.clear();
   }
 }

@@ -25,7 +25,12 @@ tr.selected{outline:2px solid #2563eb}
 button{font:inherit;font-size:12px;padding:1px 8px;cursor:pointer}
 #operation{border:1px solid #cfd6dd;border-radius:6px;padding:8px 14px 12px;margin-top:14px;background:#fcfdfe}
 #operation h2{margin-top:6px}
-.steps{display:flex;flex-wrap:wrap;gap:4px 16px;font-size:12px;margin:6px 0 0}
+.steps{font-size:12px;margin:8px 0 0;max-width:900px}
+.step{display:grid;grid-template-columns:60px 1fr 150px;gap:8px;align-items:center;height:16px}
+.step .track{position:relative;height:10px;background:#eef2f6;border-radius:2px}
+.step .bar{position:absolute;top:0;height:10px;border-radius:2px}
+.step.scale .track{background:none;display:flex;justify-content:space-between;color:#56606b;height:auto}
+.step .when{color:#56606b;font-variant-numeric:tabular-nums}
 .token{margin:16px 0}
 .token input{font:inherit;width:28em}
 .error{color:#b91c1c}

@@ -177,13 +177,25 @@ function OperationWindow({ m, id }: { m: Model; id: string }) {
   const end = s.timeline.end;
   return html`<section id="operation" data-op=${s.id} data-phase=${s.phase}>
     <h2>${s.id}: ${opLabel(s)} <button onClick=${() => selectOperation(null)}>close</button></h2>
-    <p class="sub">${flowsText(s)} · ${s.guarantee} · <span class="phase">${s.phase}</span>${end ? ` in ${durationText(end - s.timeline.start)}` : ''} ·
-      ${s.flows} flows, ${s.bytes.toLocaleString('en-US')} bytes · ${s.eventsHeld} events held, ${s.eventsReleased} released${s.lostFlows ? ` · ${s.lostFlows} flows lost` : ''}
-      ${s.error ? html` · <span class="error">${s.error}</span>` : null}</p>
+    <p class="sub">${`${flowsText(s)} · ${s.guarantee} · `}<span class="phase">${s.phase}</span>${[
+      end ? ` in ${durationText(end - s.timeline.start)}` : '', ` · ${s.flows} flows, ${s.bytes.toLocaleString('en-US')} bytes`,
+      ` · ${s.eventsHeld} events held, ${s.eventsReleased} released`, s.lostFlows ? ` · ${s.lostFlows} flows lost` : ''].join('')}${
+      s.error ? html` · <span class="error">${s.error}</span>` : null}</p>
     <${Chart} spec=${spec} data=${data} identity=${`${s.id}:${m.instances.join(',')}`} />
-    <div class="steps">${st.map((x) => html`<span data-step=${x.name}><span class="swatch" style=${`background:${STEP_COLORS[x.name]}`}></span>${x.name} ${x.name === 'route'
-      ? `at ${durationText(x.from - t0)}` : `${durationText(x.from - t0)} → ${durationText(x.to - t0)}`}</span>`)}</div>
+    <${Steps} s=${s} now=${now} />
   </section>`;
+}
+
+/** The operation's steps on its own scale (milliseconds, where the window above is seconds). */
+function Steps({ s, now }: { s: OperationStatus; now: number }) {
+  const t0 = s.timeline.start;
+  const span = Math.max(1, (s.timeline.end ?? now) - t0);
+  const pct = (t: number) => `${(100 * (t - t0)) / span}%`;
+  return html`<div class="steps">${steps(s, now).map((x) => html`<div class="step" data-step=${x.name}>
+    <span class="name">${x.name}</span>
+    <span class="track"><span class="bar" style=${`left:${pct(x.from)};width:max(3px, ${(100 * (x.to - x.from)) / span}%);background:${STEP_COLORS[x.name]}`}></span></span>
+    <span class="when">${x.name === 'route' ? `at ${durationText(x.from - t0)}` : `${durationText(x.from - t0)} → ${durationText(x.to - t0)}`}</span></div>`)}
+    <div class="step scale"><span class="name"></span><span class="track"><span>0</span><span>${durationText(span)}</span></span><span class="when"></span></div></div>`;
 }
 
 function Operations({ m, selected }: { m: Model; selected: string | null }) {
@@ -209,7 +221,7 @@ function Summary({ m }: { m: Model }) {
   return html`<section id="summary">
     <h2>Run</h2>
     <p>${s.trace}: ${s.scenario}, ${s.guarantee}. Sent ${p.sent}, processed ${p.processed}, dropped ${p.dropped}, lost ${p.lost}, reordered ${p.reordered};
-      ${s.instances.map((i) => `${i.name} ${i.packets} (${i.state})`).join(', ')}; ${durationText(s.durationMs)}.
+      ${' '}${s.instances.map((i) => `${i.name} ${i.packets} (${i.state})`).join(', ')}; ${durationText(s.durationMs)}.
       ${s.outputsEqual === null ? '' : s.outputsEqual ? ' Outputs equal the unscaled run.' : ' Outputs DIFFER from the unscaled run.'}</p>
     ${s.errors.map((e) => html`<p class="error">${e}</p>`)}
   </section>`;

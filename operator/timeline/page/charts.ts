@@ -53,7 +53,8 @@ function drawOverlay(u: uPlot, o: Overlay): void {
   for (const b of o.bands) {
     const x0 = u.valToPos(b.from, 'x', true);
     const x1 = u.valToPos(b.to, 'x', true);
-    const w = Math.max(2 * devicePixelRatio, x1 - x0);
+    // An operation of a few milliseconds stays visible (and clickable) on a chart of minutes.
+    const w = Math.max(4 * devicePixelRatio, x1 - x0);
     ctx.fillStyle = b.color;
     if (b.lane === undefined) ctx.fillRect(x0, top, w, height);
     else ctx.fillRect(x0, top + b.lane * (LANE + 2) * devicePixelRatio, w, LANE * devicePixelRatio);
