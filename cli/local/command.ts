@@ -85,7 +85,8 @@ Writes DIR/report.json: packets {sent, processed, dropped, lost, reordered}, ins
 [{kind, guarantee, from, to, filter, flows, bytes, eventsHeld, eventsReleased, durationMs, startedAt, endedAt}],
 lost (what died with a killed instance: queued, inFlight, processed, flows), migration (where a
 migrated server's flows are), and the pool's merged outputs (monitor: flows, hosts, totals); and
-DIR/timeline.html.`)
+DIR/timeline.html, the run's timeline (packets/s per instance, buckets, every operation's steps), a
+page that opens from the file; --serve HOST:PORT shows the same page live while the run goes on.`)
     .action(async (o: {
       middlebox: string; trace: string; out: string; replicas?: number; scale?: ScaleStep[]; guarantee: Guarantee; optimizations?: Optimizations;
       scenario: Scenario; at?: number; server?: string; partition?: PartitionKeyKind; inside?: string[]; buckets?: number;
