@@ -93,7 +93,7 @@ async function main(): Promise<void> {
   const seed = values.seed === undefined ? Date.now() ^ (Math.random() * 0x7fffffff) : Number(values.seed);
   console.log(`${jobs.length} properties, ${ms / 1000} s each (${seconds} s in all), seed ${seed}, a hang is an input running over ${hangS} s`);
   for (const { target, module, name } of jobs) {
-    const outcome = await runInWorker({ module, name, ms, seed }, hangS * 1000);
+    const outcome = await runInWorker({ module, name, ms, seed }, hangS * 1000).catch((e: Error): Outcome => ({ ok: false, inputs: 0, report: `the property could not run: ${e.message}` }));
     if (!outcome.ok) {
       console.error(`${target}: ${name}: FAILED after ${outcome.inputs} inputs`);
       console.error(outcome.report);
