@@ -39,7 +39,7 @@ else {
   if (link.delivered !== from.packets) problems.push(`the switch delivered ${link.delivered}, the sink counted ${from.packets}`);
   if (link.sent !== link.delivered) problems.push(`sent ${link.sent} but ${link.delivered} delivered`);
 }
-if (sink.reordered !== 0) problems.push(`${sink.reordered} packets came out of their flow's order`);
+if (sink.reordered !== 0) problems.push(`${sink.reordered} packets came out of their flow's order (${sink.reorderedExamples.join('; ')})`);
 if (from.packets !== want.packets) problems.push(`the sink received ${from.packets} packets, the unscaled run emitted ${want.packets}`);
 
 // The check's counts equal the unscaled run's.

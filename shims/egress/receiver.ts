@@ -18,6 +18,8 @@ import type { WirePacket } from '../protocol/packets.js';
 import type { TlsMaterial } from '../protocol/tls.js';
 import type { Logger } from '../log/logger.js';
 
+const MAX_EXAMPLES = 10;
+
 export interface ReceiverOptions {
   listen: Address;
   secret: string;
@@ -40,6 +42,8 @@ export interface ReceiverCounters {
   batches: number;
   /** Packets that came after a later packet of the same flow from the same switch. */
   reordered: number;
+  /** The first few of them: flow, direction, and the sequence numbers. */
+  reorderedExamples: string[];
   /** Per switch ("pool/name", or the name when it gives no pool). */
   switches: Record<string, SwitchCounters>;
 }
@@ -57,7 +61,7 @@ export class EgressReceiver {
   /** Which switch each connected peer is. */
   private readonly names = new Map<Peer, string>();
   private readonly origins = new Map<string, Origin>();
-  private readonly counters: ReceiverCounters = { packets: 0, bytes: 0, batches: 0, reordered: 0, switches: {} };
+  private readonly counters: ReceiverCounters = { packets: 0, bytes: 0, batches: 0, reordered: 0, reorderedExamples: [], switches: {} };
 
   constructor(private readonly o: ReceiverOptions) {}
 
@@ -119,14 +123,18 @@ export class EgressReceiver {
     if (f) {
       const key = `${f.id} ${f.forward ? '>' : '<'}`;
       const last = o.lastSeq.get(key) ?? 0;
-      if (p.seq < last) this.counters.reordered++;
-      else o.lastSeq.set(key, p.seq);
+      if (p.seq < last) {
+        this.counters.reordered++;
+        if (this.counters.reorderedExamples.length < MAX_EXAMPLES) this.counters.reorderedExamples.push(`${who}: ${key}: ${p.seq} after ${last}`);
+      } else {
+        o.lastSeq.set(key, p.seq);
+      }
     }
     this.o.onPacket(p, who);
   }
 
   snapshot(): ReceiverCounters {
-    return { ...this.counters, switches: Object.fromEntries(Object.entries(this.counters.switches).map(([k, v]) => [k, { ...v }])) };
+    return { ...this.counters, reorderedExamples: [...this.counters.reorderedExamples], switches: Object.fromEntries(Object.entries(this.counters.switches).map(([k, v]) => [k, { ...v }])) };
   }
 
   stop(): void {

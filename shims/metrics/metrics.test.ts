@@ -89,6 +89,25 @@ test('a switch serves packets received, forwarded per instance and dropped, and 
   t.regex(body, /# TYPE openmb_switch_packets_forwarded_total counter/);
 });
 
+test('a switch serves its egress link: connected, sent, delivered, queued and undeliverable by reason', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'openmb-metrics-'));
+  const egress = join(dir, 'nobody-listens.sock');
+  const sw = new SteeringSwitch({ name: 'switch', pool: 'ns/nat', listen: { path: join(dir, 'switch.sock') }, secret: SECRET, log: silentLogger, egress });
+  await sw.start();
+  const instance = await connectPeer({ path: join(dir, 'switch.sock') }, { secret: SECRET, role: 'mb-data', name: 'nat-0' }, silentLogger);
+  t.teardown(() => { instance.close('test over'); sw.stop(); });
+  instance.sendFrame(encodePacketBatch(Array.from({ length: 3 }, (_, i) => packet(i, 2000))));
+  for (let i = 0; i < 50 && (sw.snapshot().egressLink?.queued ?? 0) < 3; i++) await sleep(20);
+  const server = await serveProbes({ host: '127.0.0.1', port: 0 }, [], switchMetrics(sw, { pool: 'ns/nat', switch: 'switch' }, { processMetrics: false }));
+  const { body } = await scrape(t, server);
+  const id = `address="${egress}",pool="ns/nat",switch="switch"`;
+  t.is(value(body, `openmb_switch_egress_connected{${id}}`), 0);
+  t.is(value(body, `openmb_switch_egress_queued{${id}}`), 3);
+  t.is(value(body, `openmb_switch_egress_sent_total{${id}}`), 0);
+  t.is(value(body, `openmb_switch_egress_delivered_total{${id}}`), 0);
+  t.is(value(body, `openmb_switch_egress_undeliverable_total{${id.replace('",pool', '",reason="queueFull",pool')}}`), 0);
+});
+
 test('process metrics come with the openmb_ prefix, and the probes still answer beside /metrics', async (t) => {
   const mb = new MiddleboxInstance(middleboxByType('monitor'), {}, () => {});
   const server = await serveProbes({ host: '127.0.0.1', port: 0 }, [{ name: 'up', ok: () => true }], middleboxMetrics(mb, { pool: 'p', instance: 'i', middlebox: 'monitor' }));
