@@ -6,7 +6,8 @@
  * on an error, unlike client-node's ListWatch.
  */
 import type { Logger } from '../../shims/log/logger.js';
-import { ExponentialBackoff, systemClock, type Clock } from './queue.js';
+import { ExponentialBackoff } from '../../shims/protocol/backoff.js';
+import { systemClock, type Clock } from './queue.js';
 
 export interface ObjectMeta {
   name?: string;

@@ -1,5 +1,6 @@
 import test from 'ava';
-import { ExponentialBackoff, runWorkers, WorkQueue, type Clock } from './queue.js';
+import { ExponentialBackoff } from '../../shims/protocol/backoff.js';
+import { runWorkers, WorkQueue, type Clock } from './queue.js';
 
 /** A clock that moves only when told to; timers fire in order of their due time. */
 class FakeClock implements Clock {

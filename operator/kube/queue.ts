@@ -4,6 +4,7 @@
  * when that worker is done), and failed keys come back after an exponential, per-key backoff.
  * Time comes from an injected clock, so tests run without sleeping.
  */
+import { ExponentialBackoff, type BackoffOptions } from '../../shims/protocol/backoff.js';
 
 export interface Clock {
   now(): number;
@@ -21,36 +22,7 @@ export const systemClock: Clock = {
   clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
 };
 
-export interface BackoffOptions {
-  /** Delay after the first failure (ms). */
-  baseMs: number;
-  /** Longest delay (ms). */
-  maxMs: number;
-}
-
 export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 200, maxMs: 60_000 };
-
-/** Per-key exponential backoff: base·2^(failures-1), capped at max. */
-export class ExponentialBackoff<K> {
-  private readonly failures = new Map<K, number>();
-
-  constructor(private readonly o: BackoffOptions = DEFAULT_BACKOFF) {}
-
-  /** Counts a failure of `key` and returns how long to wait before its next try. */
-  next(key: K): number {
-    const n = (this.failures.get(key) ?? 0) + 1;
-    this.failures.set(key, n);
-    return Math.min(this.o.maxMs, this.o.baseMs * 2 ** Math.min(n - 1, 40));
-  }
-
-  failuresOf(key: K): number {
-    return this.failures.get(key) ?? 0;
-  }
-
-  forget(key: K): void {
-    this.failures.delete(key);
-  }
-}
 
 export class WorkQueue<K = string> {
   private readonly queue: K[] = [];

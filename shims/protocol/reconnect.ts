@@ -1,5 +1,6 @@
 /** Keeps one authenticated connection up, redialing with capped exponential backoff and jitter. */
 import type { Address } from './address.js';
+import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { type ChannelOptions, connectPeer, type Peer } from './connection.js';
 import type { Hello } from './messages.js';
 import type { Logger } from '../log/logger.js';
@@ -12,17 +13,18 @@ export interface Link {
 }
 
 export interface LinkOptions extends ChannelOptions {
-  backoff?: { initialMs: number; maxMs: number };
+  backoff?: BackoffOptions;
   /** Told why each dial failed (it is retried all the same). */
   onDialError?: (err: Error) => void;
 }
 
 export function keepConnected(address: Address, who: Omit<Hello, 'type'>, log: Logger, onPeer: (peer: Peer) => void,
   o: LinkOptions = {}): Link {
-  const backoff = o.backoff ?? { initialMs: 50, maxMs: 3000 };
+  const backoff = o.backoff ?? { baseMs: 50, maxMs: 3000, jitter: 0.25 };
   let current: Peer | null = null;
   let stopped = false;
-  let delay = backoff.initialMs;
+  /** Dials that failed since the last connection (a lost connection redials after the base delay). */
+  let failures = 0;
   let waiters: ((p: Peer) => void)[] = [];
   let timer: NodeJS.Timeout | undefined;
 
@@ -32,12 +34,12 @@ export function keepConnected(address: Address, who: Omit<Hello, 'type'>, log: L
       const peer = await connectPeer(address, who, log, (p) => {
         if (stopped) return;
         current = p;
-        delay = backoff.initialMs;
+        failures = 0;
         p.once('close', (reason) => {
           current = null;
           if (!stopped) {
             log.warn({ reason }, 'connection lost; reconnecting');
-            timer = setTimeout(dial, delay);
+            timer = setTimeout(dial, backoffDelay({ ...backoff, jitter: 0 }, 1));
           }
         });
         onPeer(p);
@@ -46,10 +48,10 @@ export function keepConnected(address: Address, who: Omit<Hello, 'type'>, log: L
       for (const w of waiters) w(peer);
       waiters = [];
     } catch (err) {
-      log.debug({ err: (err as Error).message, retryMs: delay }, 'connect failed; retrying');
+      const retryMs = backoffDelay(backoff, ++failures);
+      log.debug({ err: (err as Error).message, retryMs }, 'connect failed; retrying');
       o.onDialError?.(err as Error);
-      timer = setTimeout(dial, delay * (0.75 + Math.random() / 2));
-      delay = Math.min(delay * 2, backoff.maxMs);
+      timer = setTimeout(dial, retryMs);
     }
   };
   void dial();
