@@ -97,6 +97,8 @@ export class LocalCluster {
     this.instances.delete(name);
     if (kill) inst.child.proc.kill('SIGKILL');
     await stopChildren([inst.child]);
+    // A long-lived cluster starts and stops many instances: keep only the children still running.
+    this.children.splice(this.children.indexOf(inst.child), 1);
   }
 
   /** The instance's current session (a reconnect replaces it). */
