@@ -6,7 +6,8 @@
 # operator's RBAC); the operator suite (process runtime); the metrics suite (the custom metrics
 # API through the aggregation layer, and /metrics); and, on a real node (containerd and a
 # kubelet; needs root), the Pod suite (Pod runtime), the egress suite (a nat and an re pool's
-# emitted packets at an `openmb sink` while they scale), the in-cluster suite (the operator itself a
+# emitted packets at an `openmb sink` while they scale), the reconfiguration suite (an ids pool's
+# rules changed under traffic, wrong configurations refused by the admission webhook), the in-cluster suite (the operator itself a
 # Pod, installed with kubectl apply -k) and the HPA suite (an autoscaling/v2 HPA scales a pool on
 # its load). The first four use $KUBECONFIG when it is set (any cluster, e.g. kind), and
 # otherwise start their own control plane on loopback; the node suites start their own cluster
@@ -21,6 +22,7 @@ bash "$ROOT/e2e/operator/operator.e2e.sh"
 bash "$ROOT/e2e/metrics/metrics.e2e.sh"
 bash "$ROOT/e2e/pods/pods.e2e.sh"
 bash "$ROOT/e2e/egress/egress.e2e.sh"
+bash "$ROOT/e2e/reconfigure/reconfigure.e2e.sh"
 bash "$ROOT/e2e/incluster/incluster.e2e.sh"
 bash "$ROOT/e2e/hpa/hpa.e2e.sh"
 echo "e2e: all suites passed"

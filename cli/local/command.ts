@@ -11,6 +11,7 @@ import { GUARANTEES, type Guarantee, type Optimizations } from '../../operator/e
 import { jsonObject, listenOption, positiveNumber } from '../options.js';
 import { runLocal, type ScaleStep, type Scenario } from './run.js';
 import { serveTimeline } from '../../operator/timeline/server.js';
+import { reconfigureOption, type Reconfiguration } from './reconfigure.js';
 
 export const BUNDLED_TRACE = fileURLToPath(new URL('../../../data/traces/tryzeek_sumstat.pcap', import.meta.url));
 const DEFAULT_SCHEDULE: ScaleStep[] = [{ at: 0.25, replicas: 2 }, { at: 0.5, replicas: 3 }, { at: 0.75, replicas: 2 }];
@@ -76,6 +77,8 @@ export function localCommand(): Command {
     .option('--compare', 'also run the trace through one unscaled instance and report the differences')
     .option('--config <json>', 'middlebox configuration values as a JSON object', jsonObject('--config'), {})
     .option('--serve <host:port>', 'serve the live timeline here while the pool runs, and after it until interrupted (port 0: any free port)', listenOption('--serve', '127.0.0.1:8090'))
+    .option('--reconfigure <at:file>', 'change the configuration when a fraction of the trace has been sent, to the JSON object in FILE (fields it leaves out take their defaults); '
+      + 'the first ceil(AT x packets) packets run under the configuration before; repeatable', reconfigureOption)
     .addHelpText('after', `
 With no options at all, the bundled capture ${join('data', 'traces', 'tryzeek_sumstat.pcap')} goes through a monitor
 pool that scales 1 -> 2 -> 3 -> 2 (loss-free), compared against one unscaled instance.
@@ -90,7 +93,7 @@ page that opens from the file; --serve HOST:PORT shows the same page live while 
     .action(async (o: {
       middlebox: string; trace: string; out: string; replicas?: number; scale?: ScaleStep[]; guarantee: Guarantee; optimizations?: Optimizations;
       scenario: Scenario; at?: number; server?: string; partition?: PartitionKeyKind; inside?: string[]; buckets?: number;
-      rate?: number; speed?: number; compare?: boolean; config: Record<string, unknown>; serve?: { host: string; port: number };
+      rate?: number; speed?: number; compare?: boolean; config: Record<string, unknown>; serve?: { host: string; port: number }; reconfigure?: Reconfiguration[];
     }, cmd: Command) => {
       if (o.rate && o.speed) cmd.error('error: --rate and --speed cannot be used together');
       // --serve alone is still the bundled demo, watched live.
@@ -102,6 +105,7 @@ page that opens from the file; --serve HOST:PORT shows the same page live while 
         middlebox: o.middlebox, trace: o.trace, out: o.out, pace, config: o.config, log, interactive: true,
         replicas: o.replicas, schedule: o.scale ?? (bare ? DEFAULT_SCHEDULE : []), guarantee: o.guarantee, optimizations: o.optimizations,
         scenario: o.scenario, at: o.at, server: o.server, partitionKey: o.partition, inside: o.inside, buckets: o.buckets, compare: o.compare ?? bare,
+        reconfigure: o.reconfigure,
         onTimeline: o.serve && (async (feed) => {
           live.url = (await serveTimeline(feed, o.serve!.host, o.serve!.port)).url;
           process.stdout.write(`live timeline: ${live.url}\n`);
@@ -113,6 +117,7 @@ page that opens from the file; --serve HOST:PORT shows the same page live while 
       const lostFlows = l.instances.length === 0 ? '' : `; lost flows ${l.flowsCount === 'exact' ? '' : 'at least '}${l.flows}`;
       process.stdout.write(`${report.middlebox}: sent ${p.sent}, processed ${p.processed}, dropped ${p.dropped}${lost}, reordered ${p.reordered}${lostFlows}; ` +
         `${report.operations.length} operations, ${report.instances.filter((i) => i.state === 'live').length} instances at the end, ${report.durationMs} ms\n`);
+      for (const c of report.reconfigurations ?? []) process.stdout.write(`reconfigured from packet ${c.packet} (${c.at} of the trace) to ${c.file}: generation ${c.generation}\n`);
       if (report.comparison) process.stdout.write(`outputs ${report.comparison.equal ? 'equal' : 'DIFFER from'} the unscaled run\n`);
       for (const e of report.errors) process.stdout.write(`error: ${e}\n`);
       process.stdout.write(`report: ${join(o.out, 'report.json')}\ntimeline: ${join(o.out, 'timeline.html')}\n`);

@@ -14,7 +14,7 @@ import { describe, poolInstanceConfig } from '../../shims/shim/descriptor.js';
 import type { Logger } from '../../shims/log/logger.js';
 import { MbController } from '../../operator/engine/controller.js';
 import type { Guarantee, OperationStatus, Optimizations } from '../../operator/engine/operation.js';
-import { PoolExecutor } from '../../operator/engine/pool.js';
+import { type ConfigVersion, PoolExecutor } from '../../operator/engine/pool.js';
 import { initialPlacement, plan } from '../../operator/placement/plan.js';
 import { BucketRouter } from '../../operator/routing/bucket-router.js';
 import { LocalCluster } from '../../operator/runtime/local-cluster.js';
@@ -27,6 +27,7 @@ import { PoolSampler } from '../../operator/timeline/sampler.js';
 import { countLost, type Kill, type Lost, NOTHING_LOST } from './losses.js';
 import { busiestServer, killAndFailOver, migrateServer, type Migration, whereMigrated } from './scenarios.js';
 import { progressBar } from '../progress.js';
+import { type Reconfiguration, splitPoint } from './reconfigure.js';
 
 export interface ScaleStep {
   /** Fraction of the trace sent when the pool's desired replicas change. */
@@ -62,6 +63,8 @@ export interface LocalOptions {
   noTimeline?: boolean;
   /** The run's live timeline, before the pool starts (to serve it: --serve); not called with noTimeline. */
   onTimeline?: (feed: TimelineFeed) => void | Promise<void>;
+  /** Configuration changes at points of the trace (see reconfigure.ts). */
+  reconfigure?: Reconfiguration[];
 }
 
 export interface Report {
@@ -83,6 +86,8 @@ export interface Report {
   migration?: Migration;
   orphanEvents: number;
   errors: string[];
+  /** Each configuration change: its point (a fraction and the index of the first packet it applied to), its file, its generation. */
+  reconfigurations?: { at: number; packet: number; file: string; generation: number }[];
   comparison?: Comparison;
   durationMs: number;
 }
@@ -98,6 +103,7 @@ export interface OperationReport {
   bytes: number;
   eventsHeld: number;
   eventsReleased: number;
+  eventsDropped: number;
   durationMs: number;
   startedAt: string;
   endedAt: string;
@@ -110,7 +116,7 @@ function operationReport(s: OperationStatus): OperationReport {
   const end = s.timeline.end ?? Date.now();
   return {
     kind: s.kind, guarantee: s.guarantee, from: s.from.join(','), to: s.to, filter: s.filter, flows: s.flows, bytes: s.bytes,
-    eventsHeld: s.eventsHeld, eventsReleased: s.eventsReleased, durationMs: end - s.timeline.start,
+    eventsHeld: s.eventsHeld, eventsReleased: s.eventsReleased, eventsDropped: s.eventsDropped, durationMs: end - s.timeline.start,
     startedAt: new Date(s.timeline.start).toISOString(), endedAt: new Date(end).toISOString(), phase: s.phase,
     ...(s.error ? { error: s.error } : {}), ...(s.lostFlows !== undefined ? { lostFlows: s.lostFlows } : {}),
   };
@@ -125,6 +131,14 @@ export async function runLocal(o: LocalOptions): Promise<Report> {
   // Each instance derives the same from the partitioning it is started with.
   const config = poolInstanceConfig(def, o.config, partitioning);
   const parsedConfig = def.parseConfig({ ...def.defaultConfig, ...config }); // refuse a bad configuration before starting anything
+  const changes = [...(o.reconfigure ?? [])].sort((a, b) => a.at - b.at);
+  for (const r of changes) {
+    try {
+      def.parseConfig({ ...def.defaultConfig, ...poolInstanceConfig(def, r.config, partitioning) });
+    } catch (e) {
+      throw new Error(`--reconfigure ${r.at}:${r.file}: ${(e as Error).message}`);
+    }
+  }
   const { packets } = readCaptureFile(o.trace);
   const out = resolve(o.out);
   const scenario = o.scenario ?? 'scale';
@@ -154,8 +168,9 @@ export async function runLocal(o: LocalOptions): Promise<Report> {
     }, 50);
     if (!o.noTimeline) await o.onTimeline?.(timeline);
     sampler.start();
+    let configuration: ConfigVersion = { values: o.config, generation: 1 };
     const pool = new PoolExecutor(initialPlacement(buckets), controller, router, runtime, {
-      descriptor, guarantee, optimizations: o.optimizations ?? { parallelPuts: true, earlyRelease: true, lateLocking: true }, log: o.log,
+      descriptor, configuration: () => configuration, guarantee, optimizations: o.optimizations ?? { parallelPuts: true, earlyRelease: true, lateLocking: true }, log: o.log,
       onOperation: (s) => { if (!operations.includes(s)) operations.push(s); timeline.operation(s); },
     });
     await pool.run(plan({ current: pool.placement, replicas, namePrefix: o.middlebox }));
@@ -184,7 +199,22 @@ export async function runLocal(o: LocalOptions): Promise<Report> {
       const running = operations.filter((s) => s.phase === 'Running').map((s) => `${s.kind} ${s.from.join(',')}→${s.to}`).join(' ');
       bar?.update(sent, { instances: String(cluster.instances.size), ops: running || 'no operation running' });
     };
-    const r = await cluster.replay(packets, o.pace, onProgress);
+    // Each configuration change splits the replay: what came before it is processed everywhere, then every instance takes it.
+    const reconfigurations: NonNullable<Report['reconfigurations']> = [];
+    const r = { sent: 0 };
+    let from = 0;
+    for (const change of [...changes, null]) {
+      const to = change ? splitPoint(change.at, packets.length) : packets.length;
+      const part = await cluster.replay(packets.slice(from, to), o.pace, (sent) => onProgress(from + sent, packets.length));
+      r.sent += part.sent;
+      from = to;
+      if (!change) break;
+      await chain;
+      await cluster.settle();
+      configuration = { values: change.config, generation: configuration.generation + 1 };
+      await pool.reconfigure();
+      reconfigurations.push({ at: change.at, packet: to, file: change.file, generation: configuration.generation });
+    }
     await chain;
     bar?.stop();
     const settled = await cluster.settle();
@@ -223,6 +253,7 @@ export async function runLocal(o: LocalOptions): Promise<Report> {
       ...(migration ? { migration } : {}),
       orphanEvents: controller.orphanEvents,
       errors,
+      ...(reconfigurations.length > 0 ? { reconfigurations } : {}),
       ...(reference ? { comparison: compareOutputs(merged.outputs, reference.outputs) } : {}),
       durationMs: Math.round(performance.now() - started),
     };

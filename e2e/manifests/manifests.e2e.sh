@@ -10,7 +10,9 @@
 # everything the operator does (pools, StateOperations and their status, the Pods of pools,
 # Events, its two Secrets by name, its Lease, a label on its own Pod), and none of what it must
 # not (read other Secrets or list them, create workloads other than Pods, touch RBAC, patch Pods
-# outside its namespace). Then applies each sample with a server-side dry run.
+# outside its namespace, patch another webhook configuration). With no operator serving the
+# MiddleboxPool webhook, a pool is refused (it fails closed) and a ConfigMap is not; then, the
+# webhook configuration deleted, applies each sample with a server-side dry run.
 # Prints PASS/FAIL per check; exits non-zero if any failed.
 set -euo pipefail
 
@@ -68,6 +70,7 @@ may update leases.coordination.k8s.io openmb-system
 may patch pods openmb-system
 may patch apiservices.apiregistration.k8s.io/v1beta2.custom.metrics.k8s.io
 may get configmaps/extension-apiserver-authentication kube-system
+may patch validatingwebhookconfigurations.admissionregistration.k8s.io/openmb-validation
 
 may_not get secrets/someone-elses tenant-a
 may_not list secrets tenant-a
@@ -84,9 +87,18 @@ for r in roles.rbac.authorization.k8s.io rolebindings.rbac.authorization.k8s.io 
 done
 may_not escalate clusterroles.rbac.authorization.k8s.io
 may_not patch apiservices.apiregistration.k8s.io/v1beta1.metrics.k8s.io
+may_not patch validatingwebhookconfigurations.admissionregistration.k8s.io/someone-elses
 may_not get configmaps/other kube-system
 if [[ $(kubectl auth can-i create pods --subresource=exec --as "$SA" -n tenant-a 2>/dev/null) == no ]]; then pass "may not exec into Pods"; else fail "should be refused: exec into Pods"; fi
 
+# No operator runs here, so nothing serves the MiddleboxPool webhook: it fails closed for pools
+# only. Then, without it, the samples are checked against the schema alone.
+if out=$(kubectl apply --dry-run=server -n tenant-a -f "$ROOT/manifests/samples/monitor-pool.yaml" 2>&1); then
+  fail "a pool was admitted while nothing serves the webhook"
+elif [[ $out == *'"middleboxpools.validate.openmb.io"'* ]]; then pass "the webhook fails closed for a pool while no operator serves it: $(head -c 200 <<<"$out")"
+else fail "a pool refused without naming the webhook: $out"; fi
+if out=$(kubectl create configmap not-a-pool -n tenant-a --from-literal=a=b --dry-run=server 2>&1); then pass "other resources do not go through the webhook"; else fail "a ConfigMap was refused: $out"; fi
+kubectl delete validatingwebhookconfiguration openmb-validation >/dev/null
 for f in "$ROOT"/manifests/samples/*.yaml; do
   if out=$(kubectl apply --dry-run=server -n tenant-a -f "$f" 2>&1); then pass "sample $(basename "$f") accepted"; else fail "sample $(basename "$f"): $out"; fi
 done

@@ -25,7 +25,7 @@ import {
   type MiddleboxPoolStatus, type MiddleboxSpec, type MigrationOptimizations, type MigrationSpec, type OperationFilterSpec,
   type OperationKind, type OperationPhase, type OperationProgress, type PartitionKey, type PartitioningSpec, type Pin,
   type PlacementStatus, type Scope, type StateOperation, type StateOperationSpec, type StateOperationStatus,
-  type BucketSelectorSpec, type EgressSpec, type EgressStatus, type PodTemplateSpec, type SwitchStatus, type Toleration, PULL_POLICIES, TOLERATION_EFFECTS, TOLERATION_OPERATORS,
+  type BucketSelectorSpec, type ConfigurationStatus, type EgressSpec, type EgressStatus, type PodTemplateSpec, type SwitchStatus, type Toleration, PULL_POLICIES, TOLERATION_EFFECTS, TOLERATION_OPERATORS,
 } from './types.js';
 
 // ---- type-level helpers ------------------------------------------------------------------------
@@ -161,12 +161,13 @@ const pool = {
     phase: 'Scaling',
     observedGeneration: 3,
     instances: [
-      { name: 'web-ids-0', buckets: formatBuckets([0, 1, 2, 3, 8]), ready: true, packets: 123456, flows: 321 },
-      { name: 'web-ids-1', buckets: '4-7', ready: false, packets: 0, flows: 0 },
+      { name: 'web-ids-0', buckets: formatBuckets([0, 1, 2, 3, 8]), ready: true, packets: 123456, flows: 321, packetsDropped: 2, configGeneration: 3 },
+      { name: 'web-ids-1', buckets: '4-7', ready: false, packets: 0, flows: 0, packetsDropped: 0, configGeneration: 2 },
     ],
     placement: { buckets: 8, key: 'host', owners: ['web-ids-0', 'web-ids-0', 'web-ids-0', 'web-ids-0', 'web-ids-1', 'web-ids-1', 'web-ids-1', ''] },
     operationsInFlight: 1,
     lostFlows: 0,
+    configuration: { generation: 3, digest: '0123456789abcdef' },
     conditions: [condition, { ...condition, type: 'Progressing', status: 'True', reason: 'MovingBuckets', message: 'moving 4 buckets' }],
   },
 } satisfies DeepRequired<MiddleboxPool>;
@@ -197,7 +198,7 @@ const sop = {
   },
   status: {
     phase: 'Running',
-    progress: { flowsTotal: 1000, flowsDone: 250, bytes: 1 << 20, eventsHeld: 17, eventsReleased: 12 },
+    progress: { flowsTotal: 1000, flowsDone: 250, bytes: 1 << 20, eventsHeld: 17, eventsReleased: 12, eventsDropped: 0 },
     startTime: '2025-06-01T12:00:00Z',
     completionTime: '2025-06-01T12:00:01.250Z',
     lostFlows: 0,
@@ -231,6 +232,7 @@ const poolRequired: Record<string, string[]> = {
   status: keysOf({} satisfies RequiredKeysOnly<MiddleboxPoolStatus>),
   'status.instances[]': keysOf({ name: 'i' } satisfies RequiredKeysOnly<InstanceStatus>),
   'status.placement': keysOf({} satisfies RequiredKeysOnly<PlacementStatus>),
+  'status.configuration': keysOf({} satisfies RequiredKeysOnly<ConfigurationStatus>),
   'status.conditions[]': keysOf(
     { type: 'Ready', status: 'True', lastTransitionTime: 't', reason: 'r', message: 'm' } satisfies RequiredKeysOnly<Condition>,
   ),

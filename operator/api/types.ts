@@ -45,7 +45,7 @@ export type PartitionKey = (typeof PARTITION_KEYS)[number];
 export const GUARANTEES = ['none', 'loss-free', 'order-preserving'] as const;
 export type Guarantee = (typeof GUARANTEES)[number];
 
-export const POOL_PHASES = ['Pending', 'Scaling', 'Ready', 'Degraded', 'Deleting'] as const;
+export const POOL_PHASES = ['Pending', 'Scaling', 'Reconfiguring', 'Ready', 'Degraded', 'Deleting'] as const;
 export type PoolPhase = (typeof POOL_PHASES)[number];
 
 export const OPERATION_KINDS = ['move', 'clone', 'merge'] as const;
@@ -253,6 +253,18 @@ export interface InstanceStatus {
   ready?: boolean;
   packets?: number;
   flows?: number;
+  /** Packets the instance dropped at a bound: a buffer rule holding its maximum, or events waiting for an absent controller. */
+  packetsDropped?: number;
+  /** The generation whose spec.middlebox.config this instance runs (as it reports). */
+  configGeneration?: number;
+}
+
+/** The configuration the pool's instances must run. */
+export interface ConfigurationStatus {
+  /** The generation that introduced the current spec.middlebox.config. */
+  generation?: number;
+  /** sha256 of its canonical JSON (16 hex digits). */
+  digest?: string;
 }
 
 export interface PlacementStatus {
@@ -296,6 +308,7 @@ export interface MiddleboxPoolStatus {
   placement?: PlacementStatus;
   operationsInFlight?: number;
   lostFlows?: number;
+  configuration?: ConfigurationStatus;
   conditions?: Condition[];
 }
 
@@ -335,6 +348,8 @@ export interface OperationProgress {
   bytes?: number;
   eventsHeld?: number;
   eventsReleased?: number;
+  /** Events dropped because the operation already held its maximum (their packets are lost). */
+  eventsDropped?: number;
 }
 
 export interface StateOperationStatus {

@@ -67,6 +67,8 @@ export interface OperationStatus {
   bytes: number;
   eventsHeld: number;
   eventsReleased: number;
+  /** Events that came while MAX_HELD were held: their packets are lost (see MAX_HELD). */
+  eventsDropped: number;
   timeline: Timeline;
   /** Flows whose state was lost (the source died before it was copied). */
   lostFlows?: number;
@@ -88,9 +90,16 @@ let counter = 0;
 export function newOperationStatus(kind: OperationKind, from: string[], to: string, filter: FlowFilter, scopes: Scope[], guarantee: Guarantee): OperationStatus {
   return {
     id: `${kind}-${++counter}`, kind, guarantee, from, to, filter, scopes,
-    phase: 'Pending', flows: 0, bytes: 0, eventsHeld: 0, eventsReleased: 0, timeline: { start: Date.now() },
+    phase: 'Pending', flows: 0, bytes: 0, eventsHeld: 0, eventsReleased: 0, eventsDropped: 0, timeline: { start: Date.now() },
   };
 }
+
+/**
+ * Packets one operation holds at most. Past it an event's packet is dropped and counted
+ * (eventsDropped, in the StateOperation's progress): a move whose destination takes longer than
+ * this many packets to take its state is better lossy than the controller out of memory.
+ */
+export const MAX_HELD = 200_000;
 
 function chunkBytes(chunks: Chunk[]): number {
   return Buffer.byteLength(JSON.stringify(chunks));
@@ -108,7 +117,7 @@ export class Operation {
   private readonly onProgress: (s: OperationStatus) => void;
 
   constructor(kind: OperationKind, from: MbSession[], readonly to: MbSession, filter: FlowFilter, scopes: Scope[], guarantee: Guarantee,
-    private readonly opts: Optimizations, onProgress?: (s: OperationStatus) => void) {
+    private readonly opts: Optimizations, onProgress?: (s: OperationStatus) => void, private readonly maxHeld = MAX_HELD) {
     this.compiled = compileFilter(filter);
     this.onProgress = onProgress ?? (() => {});
     this.status = newOperationStatus(kind, from.map((s) => s.instance), to.instance, filter, scopes, guarantee);
@@ -121,12 +130,17 @@ export class Operation {
 
   /** An event from the source: hold it, or pass it on once its flow may be processed at the destination. */
   onEvent(ev: ReprocessEvent): void {
-    this.status.eventsHeld++;
     const id = ev.flowKey ? flowId(ev.flowKey) : '';
     if (this.forwardAll || this.releasedFlows.has(id)) {
+      this.status.eventsHeld++;
       this.forward([ev.packet]);
       return;
     }
+    if (this.held.length >= this.maxHeld) {
+      this.status.eventsDropped++;
+      return;
+    }
+    this.status.eventsHeld++;
     this.held.push(ev.packet);
     if (this.opts.earlyRelease) {
       const list = this.heldByFlow.get(id);

@@ -1,6 +1,6 @@
 /**
- * Carries out a placement plan for one pool: starts instances, clones configuration (and shared
- * all-flows state, for middleboxes that declare it) into new ones, moves buckets with the pool's
+ * Carries out a placement plan for one pool: starts instances and gives each the pool's current
+ * configuration, clones shared all-flows state (for middleboxes that declare it) into new ones, moves buckets with the pool's
  * guarantee, merges what a leaving instance still holds into a survivor, and stops it only then.
  * It also runs every other operation on the pool's state (a user's StateOperation, a server's
  * migration, a failover), so that each is reported the one way, through `onOperation`.
@@ -37,8 +37,18 @@ export interface OperationRequest {
 /** What an operation was run for: a step of a plan, or a request of its own. */
 export type OperationCause = Step | OperationRequest;
 
+/** A pool's configuration: the values every instance runs, and their number (a MiddleboxPool's generation). */
+export interface ConfigVersion {
+  values: Record<string, unknown>;
+  generation: number;
+}
+
 export interface PoolOptions {
   descriptor: MiddleboxDescriptor;
+  /** The pool's configuration as it is now: what a new instance gets, and what reconfigure sends. */
+  configuration: () => ConfigVersion;
+  /** An instance took the configuration of this generation. */
+  onConfigured?: (instance: string, generation: number) => void;
   guarantee: Guarantee;
   optimizations: Optimizations;
   /** How many moves to different destinations may run at once (spec.migration.concurrency; default 1). */
@@ -103,6 +113,25 @@ export class PoolExecutor {
     const changed = step.kind === 'move' ? step.buckets : this.placement.owner.map((_, b) => b);
     for (const b of changed) this.router.owner[b] = this.placement.owner[b];
     this.o.onStep?.(step, this.placement);
+  }
+
+  /**
+   * Sends the pool's current configuration to these instances (all of them by default) at once;
+   * resolves when every one took it, else rejects with the first refusal (the middlebox's message).
+   */
+  async reconfigure(instances: readonly string[] = this.placement.instances): Promise<void> {
+    const failed = (await Promise.allSettled(instances.map((i) => this.configure(i)))).find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  }
+
+  private async configure(instance: string): Promise<void> {
+    const c = this.o.configuration();
+    try {
+      await this.controller.session(instance).putConfig(c.values, c.generation);
+    } catch (e) {
+      throw new Error(`${instance} refused the configuration of generation ${c.generation}: ${(e as Error).message}`);
+    }
+    this.o.onConfigured?.(instance, c.generation);
   }
 
   private progress(cause: OperationCause): (s: OperationStatus) => void {
@@ -172,6 +201,8 @@ export class PoolExecutor {
     switch (step.kind) {
       case 'create': {
         await this.runtime.start(step.instance);
+        // The configuration as it is now, whatever the instance was started with or its peers run.
+        await this.configure(step.instance);
         if (this.placement.instances.length === 0) {
           // The first instance takes every bucket: there is no state anywhere yet.
           this.router.owner.fill(step.instance);
@@ -180,8 +211,7 @@ export class PoolExecutor {
         return;
       }
       case 'clone': {
-        const values = await this.controller.session(step.from).getConfig();
-        await this.controller.session(step.to).putConfig(values);
+        // Its configuration it took when created; only shared knowledge (a cache) is copied.
         if (this.o.descriptor.sharedAllFlows) await this.controller.clone(step.from, step.to, {}, ['all-flows'], { onProgress });
         return;
       }

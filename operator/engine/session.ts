@@ -66,12 +66,15 @@ export class MbSession extends EventEmitter<MbSessionEvents> {
     return (await this.rpc.request<{ count: number }>({ type: 'del', scope, filter })).count;
   }
 
-  async getConfig(): Promise<Record<string, unknown>> {
-    return (await this.rpc.request<{ values: Record<string, unknown> }>({ type: 'get-config' })).values;
+  /** The configuration the instance runs, and its generation (0: never numbered by a put-config). */
+  async getConfig(): Promise<{ values: Record<string, unknown>; generation: number }> {
+    const r = await this.rpc.request<{ values: Record<string, unknown>; generation?: number }>({ type: 'get-config' });
+    return { values: r.values, generation: r.generation ?? 0 };
   }
 
-  async putConfig(values: Record<string, unknown>): Promise<void> {
-    await this.rpc.request({ type: 'put-config', values });
+  /** Reconfigures the instance (it refuses a configuration its middlebox does not accept, and keeps its own). */
+  async putConfig(values: Record<string, unknown>, generation?: number): Promise<void> {
+    await this.rpc.request({ type: 'put-config', values, ...(generation !== undefined ? { generation } : {}) });
   }
 
   async enableEvents(filter: FlowFilter, action: EventAction): Promise<void> {

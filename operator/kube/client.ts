@@ -6,7 +6,7 @@
  */
 import { hostname } from 'node:os';
 import {
-  ApiException, ApiregistrationV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, Watch, setHeaderOptions,
+  AdmissionregistrationV1Api, ApiException, ApiregistrationV1Api, CoordinationV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, PatchStrategy, Watch, setHeaderOptions,
 } from '@kubernetes/client-node';
 import {
   API_VERSION, GROUP, MIDDLEBOX_POOL, STATE_OPERATION, VERSION,
@@ -64,6 +64,7 @@ export class KubeClient {
   readonly core: CoreV1Api;
   readonly coordination: CoordinationV1Api;
   readonly apiRegistration: ApiregistrationV1Api;
+  readonly admissionRegistration: AdmissionregistrationV1Api;
   private readonly watcher: Watch;
   readonly identity = `${hostname()}-${process.pid}`;
 
@@ -72,6 +73,7 @@ export class KubeClient {
     this.core = kc.makeApiClient(CoreV1Api);
     this.coordination = kc.makeApiClient(CoordinationV1Api);
     this.apiRegistration = kc.makeApiClient(ApiregistrationV1Api);
+    this.admissionRegistration = kc.makeApiClient(AdmissionregistrationV1Api);
     this.watcher = new Watch(kc);
   }
 

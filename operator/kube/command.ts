@@ -56,6 +56,13 @@ export function operatorCommand(): Command {
     .option('--requestheader-client-ca-file <file>', 'the CA of the aggregation layer\'s front-proxy client certificate; only callers with a certificate it signed are answered '
       + '(default: from ConfigMap kube-system/extension-apiserver-authentication)')
     .option('--requestheader-allowed-names <names>', 'CNs of that certificate accepted, comma-separated (default: as the ConfigMap says; none: any it signed)', commaList)
+    .option('--webhook <host:port>', 'serve the validating admission webhook for MiddleboxPools (spec.middlebox.config checked by the middlebox\'s own validator) over HTTPS here',
+      hostPortOf('--webhook', '0.0.0.0:9443'))
+    .option('--webhook-configuration <name>', 'the ValidatingWebhookConfiguration (e.g. openmb-validation) whose caBundle the leader sets to the webhook\'s serving CA')
+    .option('--webhook-tls-dir <dir>', 'the webhook\'s serving certificate: tls.crt and tls.key (a mounted kubernetes.io/tls Secret); when absent, a CA and certificate are made '
+      + 'and written there, and ca.crt is the configuration\'s caBundle (default: STATE_DIR/webhook)')
+    .option('--webhook-names <names>', 'DNS names and IPs, comma-separated, a made webhook certificate carries besides localhost and 127.0.0.1 (the Service\'s NAME.NAMESPACE.svc, which the API server checks)',
+      commaList, [])
     .option('--state-dir <dir>', 'logs of pool processes and drained outputs', join(tmpdir(), 'openmb-operator'))
     .option('--leader-elect', 'take a coordination.k8s.io Lease before reconciling (for more than one replica)')
     .option('--lease-namespace <ns>', 'namespace of the leader Lease, and of the operator\'s own Secrets', process.env.POD_NAMESPACE ?? 'default')
@@ -81,6 +88,7 @@ Example:
       stateDir: string; leaderElect?: boolean; leaseNamespace: string; leaseName: string; workers: number;
       controllerListen: { host: string; port: number }; controllerAddress?: string; image?: string; podSecret: string; tlsDir?: string; tlsSecret: string;
       metricsApi?: { host: string; port: number }; metricsApiTlsDir?: string; metricsApiNames: string[]; metricsApiservice?: string; requestheaderClientCaFile?: string; requestheaderAllowedNames?: string[];
+      webhook?: { host: string; port: number }; webhookConfiguration?: string; webhookTlsDir?: string; webhookNames: string[];
     }) => {
       const log = createLogger('operator');
       const client = new KubeClient(loadKubeConfig(o.kubeconfig));
@@ -113,8 +121,16 @@ Example:
         const trust = await frontProxyTrust(client, { caFile: o.requestheaderClientCaFile, allowedNames: o.requestheaderAllowedNames });
         metricsApi = { ...o.metricsApi, serving, trust };
       }
+      let webhook;
+      if (o.webhook) {
+        const dir = o.webhookTlsDir ?? join(o.stateDir, 'webhook');
+        const serving = await servingCertificate(dir, o.webhookNames, 'openmb-webhook');
+        if (serving.generated) log.info({ caBundle: join(dir, 'ca.crt') }, 'made a serving certificate for the webhook; its CA is the webhook configuration\'s caBundle');
+        webhook = { ...o.webhook, serving };
+      }
       const operator = new Operator({
         client, runtime, log, secret, stateDir: o.stateDir, namespace: o.namespace, http: o.http, workers: o.workers, metricsApi, apiService: o.metricsApiservice,
+        webhook, webhookConfiguration: o.webhookConfiguration,
         ...(o.leaderElect ? { leader: { namespace: o.leaseNamespace, name: o.leaseName } } : {}),
       });
       let stopping = false;
@@ -128,5 +144,6 @@ Example:
       await operator.start(() => stop(1));
       if (operator.httpAddress) process.stdout.write(`http ${operator.httpAddress}\n`);
       if (operator.metricsApiAddress) process.stdout.write(`metrics-api ${operator.metricsApiAddress}\n`);
+      if (operator.webhookAddress) process.stdout.write(`webhook ${operator.webhookAddress}\n`);
     });
 }

@@ -67,7 +67,7 @@ export class OperationReconciler {
       const tracker = new OperationTracker(this.client, this.log, pool, op, 0);
       await tracker.begin();
       const exec = new PoolExecutor(st.actual.placement, st.engine.controller, st.engine.router, st.engine.instances, {
-        descriptor: st.descriptor, guarantee: op.spec.guarantee ?? 'loss-free', log: this.log,
+        descriptor: st.descriptor, configuration: () => st.config, guarantee: op.spec.guarantee ?? 'loss-free', log: this.log,
         optimizations: { parallelPuts: true, earlyRelease: true, lateLocking: true, ...migration.optimizations }, onOperation: (s) => tracker.progress(s),
       });
       const s = await exec.operate({ kind: op.spec.kind, from: op.spec.from, to: op.spec.to, filter, scopes });

@@ -27,6 +27,10 @@ import { LoadSampler, registryPools } from './load.js';
 import { operatorMetrics } from './metrics.js';
 import { serveCustomMetrics, type FrontProxyTrust } from './custom-metrics/server.js';
 import { clusterSources } from './custom-metrics/sources.js';
+import { serveAdmission } from './admission/server.js';
+import { publishWebhookCa } from './admission/ca-bundle.js';
+import { checkConfig } from '../runtime/check-config.js';
+import { describeMiddlebox } from '../runtime/describe.js';
 
 export interface OperatorOptions {
   client: KubeClient;
@@ -46,6 +50,10 @@ export interface OperatorOptions {
   metricsApi?: { host: string; port: number; serving: { ca: string; cert: string; key: string }; trust: FrontProxyTrust };
   /** The APIService whose caBundle the leader sets to the metrics API's serving CA. */
   apiService?: string;
+  /** Serve the validating admission webhook for MiddleboxPools over HTTPS here. */
+  webhook?: { host: string; port: number; serving: { ca: string; cert: string; key: string } };
+  /** The ValidatingWebhookConfiguration whose caBundle the leader sets to the webhook's serving CA. */
+  webhookConfiguration?: string;
 }
 
 export class Operator {
@@ -57,6 +65,7 @@ export class Operator {
   private podInformer: Informer<V1Pod> | null = null;
   private server: Server | null = null;
   private metricsApiServer: Server | null = null;
+  private webhookServer: Server | null = null;
   /** Set once this replica reconciles (it leads, or runs without election). */
   private leading = false;
   readonly load = new LoadSampler(registryPools(this.registry));
@@ -70,6 +79,7 @@ export class Operator {
   private running: Promise<unknown>[] = [];
   httpAddress: string | null = null;
   metricsApiAddress: string | null = null;
+  webhookAddress: string | null = null;
 
   constructor(private readonly o: OperatorOptions) {}
 
@@ -91,11 +101,19 @@ export class Operator {
       this.metricsApiAddress = address;
       log.info({ metricsApi: address }, 'serving the custom metrics API (custom.metrics.k8s.io/v1beta2) over HTTPS');
     }
+    if (this.o.webhook) {
+      const validator = { check: checkConfig, partitionKeyOf: async (type: string) => (await describeMiddlebox(type)).partitionKey };
+      const { server, address } = await serveAdmission({ ...this.o.webhook, validator, log: log.child({ component: 'webhook' }) });
+      this.webhookServer = server;
+      this.webhookAddress = address;
+      log.info({ webhook: address }, 'serving the MiddleboxPool validating webhook over HTTPS');
+    }
     if (this.o.leader) {
       this.elector = new LeaderElector(client, this.o.leader, log);
       await this.elector.acquire(onLostLeadership);
     }
     await this.markLeaderPod();
+    await this.publishWebhookCaBundle();
     await this.publishCaBundle();
     this.leading = true;
     this.pools = new Informer<MiddleboxPool>('middleboxpools', client.source<MiddleboxPool>(MIDDLEBOX_POOL.plural, this.o.namespace), log);
@@ -181,6 +199,15 @@ export class Operator {
     this.o.log.info({ apiService: name }, 'set the APIService\'s caBundle to the metrics API\'s serving CA');
   }
 
+  /** As the APIService's: the webhook's configuration trusts the leader's serving CA. */
+  private async publishWebhookCaBundle(): Promise<void> {
+    const name = this.o.webhookConfiguration;
+    const ca = this.o.webhook?.serving.ca;
+    if (!name || !ca) return;
+    const n = await publishWebhookCa(this.o.client, name, ca);
+    this.o.log.info({ webhookConfiguration: name, webhooks: n }, 'set the webhook configuration\'s caBundle to the webhook\'s serving CA');
+  }
+
   async stop(): Promise<void> {
     this.poolQueue.shutDown();
     this.opQueue.shutDown();
@@ -191,6 +218,7 @@ export class Operator {
     this.leading = false;
     this.server?.close();
     this.metricsApiServer?.close();
+    this.webhookServer?.close();
     await this.registry.stopAll();
     await this.elector?.release();
   }

@@ -28,6 +28,7 @@ import {
   confirm, desiredState, diff, recordedActual, stepGroups, withPlacement, type DesiredState, type InstanceLoad,
 } from './snapshot.js';
 import { POOL_LABEL } from './labels.js';
+import { poolConfiguration, staleInstances } from './configuration.js';
 import { operationStatus, poolStatus, sameStatus } from './status.js';
 import { egressEvents, syncEgress, withEgress } from './pool-egress.js';
 
@@ -67,6 +68,9 @@ export class PoolReconciler {
     }
     st ??= await this.open(pool, descriptor, desired);
     st.engine.spec.resource = pool;
+    // New instances start with the spec's configuration as it is now; running ones get it in converge.
+    st.config = poolConfiguration(desired.config, desired.generation, st.config);
+    st.engine.spec.config = desired.config;
     if (!(pool.metadata.finalizers ?? []).includes(FINALIZER)) {
       pool = await this.client.applyPoolMetadata(pool.metadata.namespace!, pool.metadata.name, { finalizers: [FINALIZER] });
     }
@@ -90,6 +94,7 @@ export class PoolReconciler {
     // The placement recorded in status before a restart: confirmActual finds out what still runs.
     const st: PoolState = {
       key, descriptor, engine, actual: recordedActual(pool.status, desired.buckets), lock: new Mutex(), userPins: [], appliedPins: '[]', lost: [], opsInFlight: 0, nextOp: next,
+      config: poolConfiguration(desired.config, desired.generation, undefined, pool.status), configured: new Map(),
     };
     this.registry.states.set(key, st);
     this.log.info({ pool: key, switch: engine.switchAddress, runtime: this.runtime.name, recorded: st.actual.placement.instances }, 'pool engine started');
@@ -113,7 +118,7 @@ export class PoolReconciler {
       const s = st.engine.session(name);
       if (!s) return;
       const c = await s.stats().catch(() => null);
-      if (c) live.set(name, { ready: true, packets: c.packetsProcessed, flows: c.entries['per-flow'] });
+      if (c) live.set(name, { ready: true, packets: c.packetsProcessed, flows: c.entries['per-flow'], dropped: c.packetsDropped });
     }));
     const lostBefore = st.actual.lostFlows;
     const lastFlows = (name: string) => st.engine.retired.get(name)?.entries['per-flow'] ?? st.actual.load[name]?.flows ?? 0;
@@ -159,7 +164,9 @@ export class PoolReconciler {
       const c = await st.engine.session(name)?.stats().catch(() => null);
       // An instance not connected keeps its last known load: if it is gone, those are the flows it lost.
       const last = st.actual.load[name];
-      load[name] = c ? { ready: true, packets: c.packetsProcessed, flows: c.entries['per-flow'] } : { ready: false, packets: last?.packets ?? 0, flows: last?.flows ?? 0 };
+      load[name] = c
+        ? { ready: true, packets: c.packetsProcessed, flows: c.entries['per-flow'], dropped: c.packetsDropped }
+        : { ready: false, packets: last?.packets ?? 0, flows: last?.flows ?? 0, dropped: last?.dropped ?? 0 };
     }));
     st.actual = { ...st.actual, load };
   }
@@ -183,6 +190,7 @@ export class PoolReconciler {
       name: pool.metadata.name, generation: desired.generation, desiredReplicas: desired.deleting ? 0 : desired.replicas, key: desired.key,
       actual: st.actual, pendingSteps, operationsInFlight: st.opsInFlight, deleting: desired.deleting, error: st.lastError, lost: st.lost, previous, now: new Date(),
       switch: { address: st.engine.switchAddress, ...(st.engine.switchPod ? { pod: st.engine.switchPod } : {}) },
+      configuration: { generation: st.config.generation, digest: st.config.digest }, configured: Object.fromEntries(st.configured),
     }), pool, egress, previous, new Date());
     if (previous && sameStatus(status, previous)) return;
     await this.client.applyPoolStatus(pool.metadata.namespace!, pool.metadata.name, status);
@@ -192,6 +200,7 @@ export class PoolReconciler {
   private async converge(pool: MiddleboxPool, st: PoolState, desired: DesiredState): Promise<Result> {
     await this.confirmActual(pool, st, desired);
     await this.syncPins(st, desired);
+    await this.reconfigure(pool, st, desired);
     const steps = diff(desired, st.actual, st.userPins);
     if (steps.length === 0) {
       st.lastError = undefined;
@@ -218,6 +227,35 @@ export class PoolReconciler {
     return { requeue: true }; // plan again: nothing left means Ready
   }
 
+  /**
+   * Every live instance runs the pool's configuration: one whose generation is not known (adopted
+   * after a restart) is asked; those that run another get it, all at once, while the pool shows
+   * Progressing. An instance that refuses it keeps its own; the pool is Degraded with the
+   * middlebox's message, and the reconcile is retried.
+   */
+  private async reconfigure(pool: MiddleboxPool, st: PoolState, desired: DesiredState): Promise<void> {
+    const live = st.actual.placement.instances;
+    for (const name of [...st.configured.keys()]) if (!live.includes(name)) st.configured.delete(name);
+    await Promise.all(live.filter((n) => !st.configured.has(n)).map(async (n) => {
+      const c = await st.engine.session(n)?.getConfig().catch(() => null);
+      if (c) st.configured.set(n, c.generation);
+    }));
+    const stale = staleInstances(live, st.configured, st.config).filter((n) => st.engine.session(n));
+    if (stale.length === 0) return;
+    const gen = st.config.generation;
+    this.log.info({ pool: st.key, generation: gen, instances: stale }, 'sending the new configuration');
+    await this.writeStatus(pool, st, desired, 0);
+    try {
+      await this.executor(st, desired, () => {}).reconfigure(stale);
+    } catch (e) {
+      st.lastError = (e as Error).message;
+      await this.writeStatus(pool, st, desired, 0).catch(() => {});
+      await this.event(pool, 'Warning', 'ConfigurationRefused', st.lastError);
+      throw e;
+    }
+    await this.event(pool, 'Normal', 'Reconfigured', `${stale.join(', ')} ${stale.length === 1 ? 'runs' : 'run'} the configuration of generation ${gen}`);
+  }
+
   /** Runs a group's steps one after another, or a group of moves all at once (stepGroups), each move its own StateOperation. */
   private async runGroup(pool: MiddleboxPool, st: PoolState, desired: DesiredState, group: Step[], left: number): Promise<void> {
     const trackers = new Map<OperationCause, OperationTracker>();
@@ -235,7 +273,7 @@ export class PoolReconciler {
         const r = results[i];
         const cloneOnly = step.kind === 'clone' && !liveDescriptor(st).sharedAllFlows;
         await trackers.get(step)?.finish(r.status === 'fulfilled' ? 'Succeeded' : 'Failed', r.status === 'rejected' ? (r.reason as Error).message
-          : cloneOnly ? `configuration cloned from ${step.from}; ${st.descriptor.type} keeps no shared all-flows state to copy` : undefined);
+          : cloneOnly ? `${step.to} runs the configuration of generation ${st.config.generation}; ${st.descriptor.type} keeps no shared all-flows state to copy from ${step.from}` : undefined);
       }
       const failed = results.find((r) => r.status === 'rejected');
       if (failed) throw failed.reason;
@@ -253,6 +291,7 @@ export class PoolReconciler {
   private executor(st: PoolState, desired: DesiredState, onOperation: (s: OperationStatus, cause: OperationCause) => void): PoolExecutor {
     return new PoolExecutor(st.actual.placement, st.engine.controller, st.engine.router, st.engine.instances, {
       descriptor: liveDescriptor(st), guarantee: desired.guarantee, optimizations: desired.optimizations, log: this.log, onOperation,
+      configuration: () => st.config, onConfigured: (instance, generation) => { st.configured.set(instance, generation); },
       onStep: (_s, placement) => { st.actual = withPlacement(st.actual, placement); },
     });
   }

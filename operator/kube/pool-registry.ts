@@ -10,6 +10,11 @@ import type { PoolEngine } from './runtime.js';
 import type { ActualState } from './snapshot.js';
 import { settledEgress } from './pool-egress.js';
 import type { EgressLinkStats } from '../../shims/protocol/messages.js';
+import type { PoolConfiguration } from './configuration.js';
+import { BoundedMap } from './bounded-map.js';
+
+/** Deleted pools whose drained outputs are kept. */
+export const MAX_DRAINED = 64;
 
 /** A pool the operator runs: its engine and what it knows of the actual state. */
 export interface PoolState {
@@ -27,6 +32,10 @@ export interface PoolState {
   lost: string[];
   opsInFlight: number;
   nextOp: number;
+  /** The configuration every instance must run. */
+  config: PoolConfiguration;
+  /** The generation of the configuration each instance runs, as it acknowledged or reported it. */
+  configured: Map<string, number>;
 }
 
 export interface DrainedPool {
@@ -39,7 +48,8 @@ export interface DrainedPool {
 /** The pools this operator runs, shared by the reconcilers and the HTTP endpoint. */
 export class PoolRegistry {
   readonly states = new Map<string, PoolState>();
-  readonly drained = new Map<string, DrainedPool>();
+  /** Outputs of the latest deleted pools, for GET .../outputs after a delete. */
+  readonly drained = new BoundedMap<string, DrainedPool>(MAX_DRAINED);
 
   /** The pool's merged outputs, once every instance has received what the switch sent it. */
   async outputs(key: string): Promise<{ outputs: Record<string, unknown>; duplicateFlows: number; drained?: string; egress?: EgressLinkStats } | null> {

@@ -1,13 +1,13 @@
 import test from 'ava';
 import type { MiddleboxPool } from '../api/types.js';
 import type { OperationStatus } from '../engine/operation.js';
-import { confirm, desiredState, diff, emptyActual, recordedActual, stepGroups, withPlacement, type ActualState } from './snapshot.js';
+import { confirm, desiredState, diff, emptyActual, recordedActual, stepGroups, withPlacement, type ActualState, type InstanceLoad } from './snapshot.js';
 import { operationStatus, poolStatus, sameStatus, type PoolStatusInput } from './status.js';
 
 const T0 = new Date('2030-01-02T03:04:05.678Z');
 const T1 = new Date('2030-01-02T03:09:00.000Z');
 
-function actual(owner: string[], load: Record<string, { ready: boolean; packets: number; flows: number }> = {}): ActualState {
+function actual(owner: string[], load: Record<string, InstanceLoad> = {}): ActualState {
   const instances = [...new Set(owner)];
   const l = Object.fromEntries(instances.map((i) => [i, load[i] ?? { ready: true, packets: 10, flows: 2 }]));
   return { placement: { buckets: owner.length, instances, owner }, load: l, lostFlows: 0 };
@@ -106,18 +106,18 @@ test('sameStatus ignores key order and undefined fields, not values', (t) => {
 
 const engineOp = (over: Partial<OperationStatus> = {}): OperationStatus => ({
   id: 'move-1', kind: 'move', guarantee: 'loss-free', from: ['a'], to: 'b', filter: {}, scopes: ['per-flow'], phase: 'Running',
-  flows: 40, bytes: 4000, eventsHeld: 5, eventsReleased: 3, timeline: { start: T0.getTime() }, ...over,
+  flows: 40, bytes: 4000, eventsHeld: 5, eventsReleased: 3, eventsDropped: 0, timeline: { start: T0.getTime() }, ...over,
 });
 
 test('operation status: running progress against an estimate, then final numbers', (t) => {
   const running = operationStatus(engineOp(), { phase: 'Running', startedAt: 0, flowsTotal: 100, generation: 1, now: T0 });
   t.is(running.phase, 'Running');
-  t.deepEqual(running.progress, { flowsTotal: 100, flowsDone: 40, bytes: 4000, eventsHeld: 5, eventsReleased: 3 });
+  t.deepEqual(running.progress, { flowsTotal: 100, flowsDone: 40, bytes: 4000, eventsHeld: 5, eventsReleased: 3, eventsDropped: 0 });
   t.is(running.startTime, '2030-01-02T03:04:05Z');
   t.is(running.completionTime, undefined);
   const done = operationStatus(engineOp({ phase: 'Succeeded', flows: 93, eventsReleased: 5, timeline: { start: T0.getTime(), end: T1.getTime() } }),
     { phase: 'Succeeded', startedAt: 0, flowsTotal: 100, generation: 1, previous: running, now: T1 });
-  t.deepEqual(done.progress, { flowsTotal: 93, flowsDone: 93, bytes: 4000, eventsHeld: 5, eventsReleased: 5 }, 'the total is what was moved');
+  t.deepEqual(done.progress, { flowsTotal: 93, flowsDone: 93, bytes: 4000, eventsHeld: 5, eventsReleased: 5, eventsDropped: 0 }, 'the total is what was moved');
   t.is(done.completionTime, '2030-01-02T03:09:00Z');
   t.is(done.conditions!.find((c) => c.type === 'Complete')!.status, 'True');
 });
@@ -211,7 +211,14 @@ test('recordedActual counts a status it cannot read as no record (found by snaps
   t.deepEqual(odd({ ...s, instances: [{ name: 'a' }, { name: 'a' }, { name: 'b' }] }), emptyActual(4), 'an instance named twice');
   t.deepEqual(odd({ ...s, placement: { buckets: 4, owners: 'aabb' } }), emptyActual(4));
   t.deepEqual(odd({ ...s, placement: { buckets: 4, owners: ['a', 'a', 7, 'b'] } }), emptyActual(4));
-  t.deepEqual(odd({ ...s, lostFlows: -3, instances: [{ name: 'a', flows: 'many' }, { name: 'b' }] }).load.a, { ready: false, packets: 0, flows: 0 });
+  t.deepEqual(odd({ ...s, lostFlows: -3, instances: [{ name: 'a', flows: 'many' }, { name: 'b' }] }).load.a, { ready: false, packets: 0, flows: 0, dropped: 0 });
+});
+
+test('packets an instance dropped at a bound show in its status exactly, and are read back from it', (t) => {
+  const s = poolStatus(input({ actual: actual(['a', 'a', 'b', 'b'], { a: { ready: true, packets: 5000, flows: 3, dropped: 7 } }) }));
+  t.is(s.instances!.find((i) => i.name === 'a')!.packetsDropped, 7);
+  t.false('packetsDropped' in s.instances!.find((i) => i.name === 'b')!, 'none dropped: no field');
+  t.is(recordedActual(s, 4).load.a.dropped, 7);
 });
 
 test('instance load changes in status only when it moved by a tenth or more, so a steady pool is not rewritten', (t) => {
@@ -224,4 +231,22 @@ test('instance load changes in status only when it moved by a tenth or more, so 
   t.like(poolStatus(input({ actual: load(10_500, 0), previous: first })).instances![0], { packets: 10_000, flows: 0 }, 'any change to 0 shows');
   const fromZero = poolStatus(input({ actual: load(1, 1), previous: poolStatus(input({ actual: load(0, 0) })) }));
   t.like(fromZero.instances![0], { packets: 1, flows: 1 }, 'and any change from 0');
+});
+
+test('an instance on another configuration: Reconfiguring, Progressing=True, Ready=False, until every one runs the pool\'s', (t) => {
+  const configuration = { generation: 4, digest: '0123456789abcdef' };
+  const s = poolStatus(input({ configuration, configured: { a: 4, b: 2 } }));
+  t.is(s.phase, 'Reconfiguring');
+  t.deepEqual(s.instances!.map((i) => [i.name, i.configGeneration]), [['a', 4], ['b', 2]]);
+  t.deepEqual(s.configuration, configuration);
+  t.like(cond(s, 'Progressing'), { status: 'True', reason: 'Reconfiguring', message: 'b not yet on configuration generation 4' });
+  t.like(cond(s, 'Ready'), { status: 'False', reason: 'Reconfiguring' });
+  t.is(cond(s, 'Degraded').status, 'False');
+  const unknown = poolStatus(input({ configuration, configured: { a: 4 } }));
+  t.is(unknown.instances![1].configGeneration, undefined, 'an instance that has not said is not on it either');
+  t.is(cond(unknown, 'Progressing').reason, 'Reconfiguring');
+  const done = poolStatus(input({ configuration, configured: { a: 4, b: 4 }, previous: s, now: T1 }));
+  t.is(done.phase, 'Ready');
+  t.like(cond(done, 'Progressing'), { status: 'False', reason: 'Converged' });
+  t.is(cond(done, 'Ready').status, 'True');
 });

@@ -4,7 +4,8 @@
  *
  *   Ready        True once the placement is the desired one: every bucket owned, the desired
  *                number of instances, all connected, no step left for this generation.
- *   Progressing  True while steps of the plan are left to carry out.
+ *   Progressing  True while steps of the plan are left to carry out, or an instance runs
+ *                another configuration than the pool's (Reconfiguring).
  *   Degraded     True when the last reconcile failed, or an instance is not ready.
  *
  * An instance's load (packets, flows) is what a user reads with kubectl, not a time series
@@ -36,6 +37,10 @@ export interface PoolStatusInput {
   switch?: { address: string; pod?: string };
   /** Instances that died and whose replacements are not yet in place. */
   lost?: string[];
+  /** The configuration every instance must run. */
+  configuration?: { generation: number; digest: string };
+  /** The configuration generation each instance runs, where known. */
+  configured?: Record<string, number>;
   previous?: MiddleboxPoolStatus;
   now: Date;
 }
@@ -70,12 +75,16 @@ export function poolStatus(i: PoolStatusInput): MiddleboxPoolStatus {
       ready: load?.ready ?? false,
       packets: shownLoad(shown?.packets, load?.packets ?? 0),
       flows: shownLoad(shown?.flows, load?.flows ?? 0),
+      // Exact, unlike the load: a drop is rare and always worth a status write.
+      ...(load?.dropped ? { packetsDropped: load.dropped } : {}),
+      ...(i.configured?.[name] !== undefined ? { configGeneration: i.configured[name] } : {}),
     };
   });
+  const reconfiguring = i.configuration ? instances.filter((x) => x.configGeneration !== i.configuration!.generation).map((x) => x.name) : [];
   const ready = instances.filter((x) => x.ready).length;
   const unowned = p.owner.filter((o) => o === null).length;
   const notReady = instances.filter((x) => !x.ready).map((x) => x.name);
-  const converged = !i.deleting && i.pendingSteps === 0 && i.error === undefined && notReady.length === 0 &&
+  const converged = !i.deleting && i.pendingSteps === 0 && reconfiguring.length === 0 && i.error === undefined && notReady.length === 0 &&
     p.instances.length === i.desiredReplicas && (p.instances.length === 0 || unowned === 0);
   const lost = i.lost ?? [];
   const degraded = i.error !== undefined || notReady.length > 0 || lost.length > 0;
@@ -89,15 +98,18 @@ export function poolStatus(i: PoolStatusInput): MiddleboxPoolStatus {
   else if (degraded) phase = 'Degraded';
   else if (converged) phase = 'Ready';
   else if (p.instances.length === 0 && i.desiredReplicas > 0) phase = 'Pending';
+  else if (i.pendingSteps === 0 && reconfiguring.length > 0) phase = 'Reconfiguring';
   else phase = 'Scaling';
 
   const conditions: Condition[] = [
     i.deleting ? cond('Ready', 'False', 'Deleting', 'the pool is being deleted; its state is being drained')
       : converged ? cond('Ready', 'True', 'Reconciled', `${sizes}, ${p.buckets} buckets placed`)
-        : cond('Ready', 'False', degraded ? 'Degraded' : 'Scaling', `${sizes}; ${i.pendingSteps} step${i.pendingSteps === 1 ? '' : 's'} left`),
+        : i.pendingSteps === 0 && !degraded && reconfiguring.length > 0 ? cond('Ready', 'False', 'Reconfiguring', `${sizes}; ${reconfiguring.join(', ')} not yet on configuration generation ${i.configuration!.generation}`)
+          : cond('Ready', 'False', degraded ? 'Degraded' : 'Scaling', `${sizes}; ${i.pendingSteps} step${i.pendingSteps === 1 ? '' : 's'} left`),
     i.pendingSteps > 0 || i.deleting
       ? cond('Progressing', 'True', i.deleting ? 'Draining' : 'Scaling', `${i.pendingSteps} step${i.pendingSteps === 1 ? '' : 's'} left, ${i.operationsInFlight} operation${i.operationsInFlight === 1 ? '' : 's'} in flight`)
-      : cond('Progressing', 'False', 'Converged', 'the placement is the desired one'),
+      : reconfiguring.length > 0 ? cond('Progressing', 'True', 'Reconfiguring', `${reconfiguring.join(', ')} not yet on configuration generation ${i.configuration!.generation}`)
+        : cond('Progressing', 'False', 'Converged', 'the placement is the desired one'),
     i.error !== undefined ? cond('Degraded', 'True', 'ReconcileFailed', i.error)
       : notReady.length > 0 ? cond('Degraded', 'True', 'InstancesNotReady', `not connected: ${notReady.join(', ')}`)
         : lost.length > 0 ? cond('Degraded', 'True', 'InstanceLost', `${lost.join(', ')} died (${i.actual.lostFlows} flows lost in all); its buckets went to the survivors and a new instance is being started`)
@@ -114,6 +126,7 @@ export function poolStatus(i: PoolStatusInput): MiddleboxPoolStatus {
     placement: { buckets: p.buckets, key: i.key, owners: p.owner.map((o) => o ?? '') },
     operationsInFlight: i.operationsInFlight,
     lostFlows: i.actual.lostFlows,
+    ...(i.configuration ? { configuration: i.configuration } : {}),
     conditions,
   };
 }
@@ -154,6 +167,7 @@ export function operationStatus(s: OperationStatus | null, o: {
       bytes: s?.bytes ?? 0,
       eventsHeld: s?.eventsHeld ?? 0,
       eventsReleased: s?.eventsReleased ?? 0,
+      eventsDropped: s?.eventsDropped ?? 0,
     },
     startTime: rfc3339(s?.timeline.start ?? o.startedAt),
     ...(terminal && end !== undefined ? { completionTime: rfc3339(end) } : {}),

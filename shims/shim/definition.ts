@@ -116,6 +116,13 @@ export interface MiddleboxDefinition<C, F, M, A> {
   onPut?(state: MbState<F, M, A>, scope: Scope, keys: readonly string[]): void;
   /** Called before a `del` removes state, with the keys it removes (none for all-flows); their state is still there. */
   onDelete?(state: MbState<F, M, A>, scope: Scope, keys: readonly string[]): void;
+  /**
+   * Called after a put-config took a new configuration, for state that must follow it at once
+   * (an RE's cache shrinks to its new bound). Packet logic reads the new configuration through
+   * `config()` from the next packet on; what a change does to existing state each middlebox
+   * documents in its README.
+   */
+  reconfigure?(state: MbState<F, M, A>, config: C): void;
   /** For middleboxes that emit packets: a fresh checker for the egress side. */
   createEgress?(config: C): EgressChecker;
 }

@@ -12,7 +12,7 @@ import { keepConnected, type Link } from '../protocol/reconnect.js';
 import type { TlsMaterial } from '../protocol/tls.js';
 import type { Logger } from '../log/logger.js';
 import type { AnyMiddlebox } from './definition.js';
-import { describe, poolInstanceConfig } from './descriptor.js';
+import { describe } from './descriptor.js';
 import { MiddleboxInstance } from './runtime.js';
 import { randomUUID } from 'node:crypto';
 
@@ -64,6 +64,13 @@ export function serveSouthbound(mb: MiddleboxInstance, peer: Peer, msg: unknown)
  * `reprocess` events; a batch from the controller is a `process` of those packets, and the reply
  * to any later request on the link says they have been processed.
  */
+/**
+ * Events kept at most while the controller is away (they wait for it to reconnect). Past it an
+ * event's packet is dropped and counted (packetsDropped): a controller that stays away longer
+ * than this has lost the move anyway, and the instance must not run out of memory waiting.
+ */
+export const MAX_PENDING_EVENTS = 100_000;
+
 export function startMiddleboxNode(o: MiddleboxNodeOptions): MiddleboxNode {
   let pendingEvents: WirePacket[] = [];
   let controllerPeer: Peer | null = null;
@@ -85,13 +92,15 @@ export function startMiddleboxNode(o: MiddleboxNodeOptions): MiddleboxNode {
     flushEvents();
     flushEmitted();
   };
-  const mb = new MiddleboxInstance(o.def, poolInstanceConfig(o.def, o.config, o.partitioning), (p) => {
+  const mb = new MiddleboxInstance(o.def, o.config, (p) => {
+    if (pendingEvents.length >= MAX_PENDING_EVENTS) return false;
     pendingEvents.push(p);
     if (pendingEvents.length >= 256) flushEvents();
+    return true;
   }, (p) => {
     emitted.push(p);
     if (emitted.length >= 256) flushEmitted();
-  });
+  }, o.partitioning);
   const controllerLink = keepConnected(o.controller, { secret: o.secret, role: 'mb', name: o.instance, pool: o.pool, mbType: o.def.type, descriptor: describe(o.def) }, o.log, (peer) => {
     controllerPeer = peer;
     o.log.info({ instance: o.instance }, 'connected to controller');

@@ -8,10 +8,18 @@ import { packetFlow } from '../flow/key.js';
 import type { EventAction, MbCounters, MbRequest, Scope } from '../protocol/messages.js';
 import { SCOPES } from '../protocol/messages.js';
 import { packetFromJson, type WirePacket } from '../protocol/packets.js';
+import type { Partitioning } from '../protocol/descriptor.js';
 import { type AnyMiddlebox, ConfigError, type MiddleboxLogic, type PacketInput } from './definition.js';
+import { poolInstanceConfig } from './descriptor.js';
 import { StateError, StateTables } from './tables.js';
 
 const GET_BATCH = 512;
+/**
+ * Packets a `buffer` rule holds at most. Past it a packet is dropped and counted
+ * (packetsDropped): a move that holds more than this is stuck, and growing without a bound would
+ * take the instance down with everything else it serves.
+ */
+export const MAX_BUFFERED = 100_000;
 
 /** Latency buckets grow by 25%: bucket i holds [1.25^i, 1.25^(i+1)) µs, up to about 10 minutes. */
 export const LATENCY_BUCKETS = 92;
@@ -52,6 +60,8 @@ export class MiddleboxInstance {
   private readonly logic: MiddleboxLogic;
   private configValues: Record<string, unknown>;
   private config: unknown;
+  /** Which configuration this is, as the controller numbered it (a pool's generation); 0 until a put-config says. */
+  private configGeneration = 0;
   private rules: EventRule[] = [];
   private buffered: WirePacket[] = [];
   /**
@@ -63,10 +73,14 @@ export class MiddleboxInstance {
   private readonly latency = new Array<number>(LATENCY_BUCKETS).fill(0);
   private readonly counters = { packetsReceived: 0, packetsProcessed: 0, packetsDropped: 0, packetsEmitted: 0, packetsReordered: 0, eventsRaised: 0 };
 
-  /** `raiseEvent` gets each packet turned into a `reprocess` event (the node batches them onto the controller link). */
-  constructor(readonly def: AnyMiddlebox, configValues: Record<string, unknown>, private readonly raiseEvent: (packet: WirePacket) => void,
-    emit: (packet: WirePacket) => void = () => {}) {
-    this.configValues = { ...def.defaultConfig, ...configValues };
+  /**
+   * `raiseEvent` gets each packet turned into a `reprocess` event (the node batches them onto the
+   * controller link); it returns false when it has no room for it, and the packet counts as dropped. `partitioning`: the pool's, from which every configuration this instance
+   * takes derives what the middlebox needs of it (see poolInstanceConfig).
+   */
+  constructor(readonly def: AnyMiddlebox, configValues: Record<string, unknown>, private readonly raiseEvent: (packet: WirePacket) => boolean | void,
+    emit: (packet: WirePacket) => void = () => {}, private readonly partitioning?: Partitioning) {
+    this.configValues = { ...def.defaultConfig, ...poolInstanceConfig(def, configValues, partitioning) };
     this.config = def.parseConfig(this.configValues);
     this.tables = new StateTables(def);
     this.logic = def.createLogic(this.tables, () => this.config, {
@@ -98,8 +112,8 @@ export class MiddleboxInstance {
   }
 
   private event(input: PacketInput): void {
-    this.counters.eventsRaised++;
-    this.raiseEvent(input.packet);
+    if (this.raiseEvent(input.packet) === false) this.counters.packetsDropped++;
+    else this.counters.eventsRaised++;
   }
 
   /** A packet from the switch. */
@@ -116,7 +130,8 @@ export class MiddleboxInstance {
     } else if (rule.action === 'drop') {
       this.event(input);
     } else if (rule.action === 'buffer') {
-      this.buffered.push(p);
+      if (this.buffered.length < MAX_BUFFERED) this.buffered.push(p);
+      else this.counters.packetsDropped++;
     } else {
       this.process(input);
       this.event(input);
@@ -164,15 +179,12 @@ export class MiddleboxInstance {
         return;
       }
       case 'get-config':
-        reply({ type: 'config', id: req.id, values: this.configValues });
+        reply({ type: 'config', id: req.id, values: this.configValues, generation: this.configGeneration });
         return;
-      case 'put-config': {
-        const values = { ...this.configValues, ...req.values };
-        this.config = this.def.parseConfig(values);
-        this.configValues = values;
-        reply({ type: 'put-config-ack', id: req.id });
+      case 'put-config':
+        this.reconfigure(req.values, req.generation);
+        reply({ type: 'put-config-ack', id: req.id, generation: this.configGeneration });
         return;
-      }
       case 'enable-events':
         this.enableEvents(req.filter, req.action);
         reply({ type: 'events-ack', id: req.id });
@@ -192,6 +204,22 @@ export class MiddleboxInstance {
         reply({ type: 'outputs', id: req.id, outputs: this.logic.outputs() });
         return;
     }
+  }
+
+  /**
+   * A new configuration, between two packets: the whole of it, this middlebox's own defaults under
+   * the values given (a field left out goes back to its default, as one dropped from a pool's spec
+   * does; defaults such as a rules file's path are this instance's, not the controller's), what
+   * the pool's partitioning implies over them; and the middlebox adapts its state to it (see
+   * MiddleboxDefinition.reconfigure). A refused one changes nothing.
+   */
+  private reconfigure(given: Record<string, unknown>, generation: number | undefined): void {
+    const values = { ...this.def.defaultConfig, ...poolInstanceConfig(this.def, given, this.partitioning) };
+    const config: unknown = this.def.parseConfig(values);
+    this.config = config;
+    this.configValues = values;
+    if (generation !== undefined) this.configGeneration = generation;
+    this.def.reconfigure?.(this.tables, config);
   }
 
   private enableEvents(filter: unknown, action: EventAction): void {

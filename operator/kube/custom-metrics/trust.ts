@@ -17,18 +17,18 @@ export const AUTHENTICATION_CONFIGMAP = { namespace: 'kube-system', name: 'exten
 const SERVING_NAME = 'openmb-metrics-api';
 
 /**
- * DIR/tls.crt and DIR/tls.key when both are there; else a fresh CA and a certificate for `names`
+ * DIR/tls.crt and DIR/tls.key when both are there; else a fresh CA and a certificate (CN `commonName`) for `names`
  * (DNS names or IPs: the Service's `NAME.NAMESPACE.svc`, which the aggregator checks, and any
  * address it is dialed at), with localhost and 127.0.0.1, written to DIR with the CA as ca.crt.
  */
-export async function servingCertificate(dir: string, names: string[]): Promise<TlsMaterial & { generated: boolean }> {
+export async function servingCertificate(dir: string, names: string[], commonName = SERVING_NAME): Promise<TlsMaterial & { generated: boolean }> {
   const cert = join(dir, TLS_FILES.cert);
   const key = join(dir, TLS_FILES.key);
   if (existsSync(cert) && existsSync(key)) {
     const ca = join(dir, TLS_FILES.ca);
     return { ca: existsSync(ca) ? readFileSync(ca, 'utf8') : '', cert: readFileSync(cert, 'utf8'), key: readFileSync(key, 'utf8'), generated: false };
   }
-  const material = await issueCertificate(await createCertificateAuthority(), { dnsName: SERVING_NAME, altNames: [...new Set([...names, 'localhost', '127.0.0.1'])] });
+  const material = await issueCertificate(await createCertificateAuthority(), { dnsName: commonName, altNames: [...new Set([...names, 'localhost', '127.0.0.1'])] });
   writeTlsMaterial(dir, material);
   return { ...material, generated: true };
 }

@@ -44,8 +44,17 @@ test('a missing rules file is refused', (t) => {
 });
 
 test('a rules path that is not a string is refused', (t) => {
-  t.is(refused({ rules: 7 }), 'ConfigError: config.rules: must be the path of a rules file, got 7');
-  t.is(refused({ rules: '' }), 'ConfigError: config.rules: must be the path of a rules file, got ""');
+  t.is(refused({ rules: 7 }), 'ConfigError: config.rules: must be the path of a rules file, or a list of rules, got 7');
+  t.is(refused({ rules: '' }), 'ConfigError: config.rules: must be the path of a rules file, or a list of rules, got ""');
+});
+
+test('rules given inline, one per element, are parsed; a bad one is refused naming its index and column', (t) => {
+  const config = ids.parseConfig({ ...DEFAULT_CONFIG, rules: ['alert id=get msg="a GET" method=GET', '# a comment', 'alert id=p msg=p payload~"x"'] });
+  t.deepEqual([config.requestRules.map((r) => r.id), config.packetRules.map((r) => r.id), config.rulesFile], [['get'], ['p'], '']);
+  t.is(refused({ rules: ['alert id=a msg=m method=GET', 'alert id=b msg=m uri~"/x'] }), 'ConfigError: config.rules[1]: column 22: string is not closed with "');
+  t.is(refused({ rules: ['alert id=a msg=m method=GET', 7] }), 'ConfigError: config.rules[1]: must be a rule as a string, got 7');
+  t.is(refused({ rules: ['alert id=a msg=m method=GET\nalert id=b msg=m method=GET'] }), 'ConfigError: config.rules[0]: holds a line break: give one rule per element');
+  t.is(refused({ rules: ['alert id=a msg=m method=GET', 'alert id=a msg=n method=PUT'] }), 'ConfigError: config.rules[1]: column 10: rule id "a" is already used on line 1');
 });
 
 test('a rules file that cannot be read is refused', (t) => {
@@ -88,6 +97,6 @@ test('put-config with a bad rules file is refused and keeps the running configur
   mb.handle({ id: 2, type: 'get-config' }, (m) => replies.push(m));
   t.deepEqual(replies, [
     { type: 'error', id: 1, cause: 'malformed', message: `config.rules: ${file}:1:22: string is not closed with "` },
-    { type: 'config', id: 2, values: DEFAULT_CONFIG },
+    { type: 'config', id: 2, values: DEFAULT_CONFIG, generation: 0 },
   ]);
 });

@@ -8,7 +8,7 @@ import type { ScanSettings } from './scan.js';
 import { MAX_REASSEMBLY, MAX_THRESHOLD } from './state.js';
 
 export interface IdsConfig extends ScanSettings {
-  /** The rules file, as an absolute path. */
+  /** The rules file, as an absolute path ("" for rules given inline). */
   rulesFile: string;
   requestRules: Rule[];
   packetRules: Rule[];
@@ -37,9 +37,7 @@ function threshold(values: Record<string, unknown>, field: string): number {
   return v;
 }
 
-function loadRules(value: unknown): { file: string; rules: Rule[] } {
-  if (typeof value !== 'string' || value === '') throw new ConfigError('rules', `must be the path of a rules file, got ${JSON.stringify(value)}`);
-  const file = resolve(value);
+function loadRulesFile(file: string): Rule[] {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -49,11 +47,32 @@ function loadRules(value: unknown): { file: string; rules: Rule[] } {
     throw new ConfigError('rules', `cannot read rules file "${file}": ${(e as Error).message}`);
   }
   try {
-    return { file, rules: parseRules(text, file) };
+    return parseRules(text, file);
   } catch (e) {
     if (e instanceof RuleSyntaxError) throw new ConfigError('rules', e.message);
     throw e;
   }
+}
+
+/** Rules given inline, one per element (a pool's spec carries them without a file in its Pods). */
+function inlineRules(lines: unknown[]): Rule[] {
+  lines.forEach((line, i) => {
+    if (typeof line !== 'string') throw new ConfigError(`rules[${i}]`, `must be a rule as a string, got ${JSON.stringify(line)}`);
+    if (line.includes('\n')) throw new ConfigError(`rules[${i}]`, 'holds a line break: give one rule per element');
+  });
+  try {
+    return parseRules(lines.join('\n'), 'rules');
+  } catch (e) {
+    if (e instanceof RuleSyntaxError) throw new ConfigError(`rules[${e.line - 1}]`, `column ${e.column}: ${e.problem}`);
+    throw e;
+  }
+}
+
+function loadRules(value: unknown): { file: string; rules: Rule[] } {
+  if (Array.isArray(value)) return { file: '', rules: inlineRules(value) };
+  if (typeof value !== 'string' || value === '') throw new ConfigError('rules', `must be the path of a rules file, or a list of rules, got ${JSON.stringify(value)}`);
+  const file = resolve(value);
+  return { file, rules: loadRulesFile(file) };
 }
 
 export function parseIdsConfig(values: Record<string, unknown>): IdsConfig {

@@ -358,7 +358,7 @@ test('all-flows state merged in or deleted keeps the reservations of the flows s
 test('a new port range applies to new flows; existing ones keep their pairs', (t) => {
   const { mb } = natOneClass();
   mb.receive(wire(udpFrame('10.0.0.5', 40000, REMOTE, 53), 1));
-  mb.handle({ type: 'put-config', id: 1, values: { portRange: [20000, 20001] } }, () => {});
+  mb.handle({ type: 'put-config', id: 1, values: { partitionBuckets: 1, portRange: [20000, 20001] } }, () => {});
   mb.receive(wire(udpFrame('10.0.0.6', 40000, REMOTE, 53), 2));
   mb.receive(wire(udpFrame('10.0.0.5', 40000, REMOTE, 53), 3));
   t.is(externalOf(mb, 40000, '10.0.0.6'), '203.0.113.1:20000');

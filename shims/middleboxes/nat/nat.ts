@@ -222,8 +222,12 @@ export const nat: MiddleboxDefinition<NatConfig, NatFlow, never, NatShared> = {
         return packet;
       }
       const data = packet.data;
-      const srcIn = isInside(c, ipv4Number(data, d.srcOff));
-      const dstIn = isInside(c, ipv4Number(data, d.dstOff));
+      let f = state.flows.get(flow.id);
+      // A live flow keeps the inside its first packet gave it, whatever internalPrefixes say since
+      // (a reconfiguration keeps existing translations); new and revived flows go by the prefixes.
+      const live = f !== undefined && !f.expired;
+      const srcIn = live ? (flow.forward ? 'a' : 'b') === f!.inside : isInside(c, ipv4Number(data, d.srcOff));
+      const dstIn = live ? !srcIn : isInside(c, ipv4Number(data, d.dstOff));
       if (srcIn === dstIn) {
         k.passedLocal++;
         return packet;
@@ -231,7 +235,6 @@ export const nat: MiddleboxDefinition<NatConfig, NatFlow, never, NatShared> = {
       const tcp = d.proto === PROTO_TCP;
       const insideAddr = ipv4Number(data, srcIn ? d.srcOff : d.dstOff);
       const insidePort = srcIn ? d.sport : d.dport;
-      let f = state.flows.get(flow.id);
       if (f && !f.expired) {
         f.last = sh.clock;
         if (tcp) {

@@ -104,5 +104,9 @@ export const re: MiddleboxDefinition<ReConfig, FlowCounters, NoHostState, ChunkC
 
     return { process, outputs };
   },
+  // A new bound applies at once: the least recently used chunks go until the cache fits it.
+  reconfigure: (state, config) => {
+    if (state.all.limit !== config.cacheBytes) state.all.fit(config.cacheBytes);
+  },
   createEgress: (config) => new ReDecoder(config),
 };
