@@ -24,7 +24,7 @@ import { PodApi, podFailure, podReady } from './pod-api.js';
 import { POOL_LABEL, ROLE_LABEL } from './labels.js';
 import { instancePod, type PodContext, SWITCH_PORT, switchPod, switchPodName } from './pods.js';
 import type { EngineSpec, InstanceRuntime, PoolEngine, RuntimeProvider } from './runtime.js';
-import { settleInstances } from './settle.js';
+import { settleInstances } from '../runtime/settle.js';
 
 export interface PodRuntimeOptions {
   client: KubeClient;

@@ -13,7 +13,7 @@ import { LocalCluster } from '../runtime/local-cluster.js';
 import type { MbCounters } from '../../shims/protocol/messages.js';
 import type { Logger } from '../../shims/log/logger.js';
 import type { EngineSpec, InstanceRuntime, PoolEngine, RuntimeProvider } from './runtime.js';
-import { settleInstances } from './settle.js';
+import { settleInstances } from '../runtime/settle.js';
 
 export interface ProcessRuntimeOptions {
   secret: string;
