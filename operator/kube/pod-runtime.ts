@@ -23,8 +23,9 @@ import type { KubeClient } from './client.js';
 import { PodApi, podFailure, podReady } from './pod-api.js';
 import { POOL_LABEL, ROLE_LABEL } from './labels.js';
 import { instancePod, type PodContext, SWITCH_PORT, switchPod, switchPodName } from './pods.js';
-import type { EngineSpec, InstanceRuntime, PoolEngine, RuntimeProvider } from './runtime.js';
+import { MAX_RETIRED, type EngineSpec, type InstanceRuntime, type PoolEngine, type RuntimeProvider } from './runtime.js';
 import { settleInstances } from '../runtime/settle.js';
+import { BoundedMap } from './bounded-map.js';
 
 export interface PodRuntimeOptions {
   client: KubeClient;
@@ -51,7 +52,7 @@ const SWITCH_NAME = 'switch';
 const ADOPT_MS = 15_000;
 
 class PodPool implements PoolEngine {
-  readonly retired = new Map<string, MbCounters>();
+  readonly retired = new BoundedMap<string, MbCounters>(MAX_RETIRED);
   readonly controller: MbController;
   readonly router: BucketRouter;
   readonly instances: InstanceRuntime = {
@@ -100,8 +101,8 @@ class PodPool implements PoolEngine {
     await this.pods.delete(this.namespace, name);
   }
 
-  settle(instances: string[], timeoutMs = 30_000): Promise<void> {
-    return settleInstances(() => this.sw(), () => instances.map((n) => this.session(n)).filter((s): s is MbSession => s !== undefined), timeoutMs);
+  async settle(instances: string[], timeoutMs = 30_000): Promise<void> {
+    await settleInstances(() => this.sw(), () => instances.map((n) => this.session(n)).filter((s): s is MbSession => s !== undefined), { timeoutMs });
   }
 
   async stop(): Promise<void> {

@@ -12,8 +12,9 @@ import { BucketRouter } from '../routing/bucket-router.js';
 import { LocalCluster } from '../runtime/local-cluster.js';
 import type { MbCounters } from '../../shims/protocol/messages.js';
 import type { Logger } from '../../shims/log/logger.js';
-import type { EngineSpec, InstanceRuntime, PoolEngine, RuntimeProvider } from './runtime.js';
+import { MAX_RETIRED, type EngineSpec, type InstanceRuntime, type PoolEngine, type RuntimeProvider } from './runtime.js';
 import { settleInstances } from '../runtime/settle.js';
+import { BoundedMap } from './bounded-map.js';
 
 export interface ProcessRuntimeOptions {
   secret: string;
@@ -24,7 +25,7 @@ export interface ProcessRuntimeOptions {
 
 /** One pool's data plane: a LocalCluster (switch and instance processes) with the pool's routing and MB controller. */
 class ProcessPool implements PoolEngine {
-  readonly retired = new Map<string, MbCounters>();
+  readonly retired = new BoundedMap<string, MbCounters>(MAX_RETIRED);
   readonly controller: MbController;
   readonly router: BucketRouter;
 
@@ -58,8 +59,8 @@ class ProcessPool implements PoolEngine {
     return this.cluster.stop();
   }
 
-  settle(instances: string[], timeoutMs = 30_000): Promise<void> {
-    return settleInstances(() => this.cluster.sw, () => instances.map((n) => this.session(n)).filter((x): x is MbSession => x !== undefined), timeoutMs);
+  async settle(instances: string[], timeoutMs = 30_000): Promise<void> {
+    await settleInstances(() => this.cluster.sw, () => instances.map((n) => this.session(n)).filter((x): x is MbSession => x !== undefined), { timeoutMs });
   }
 
   /** The children end with the operator: a process runtime does not outlive it. */

@@ -16,6 +16,9 @@ import type { ListWatchSource } from './informer.js';
 
 export type { InstanceRuntime };
 
+/** Stopped instances whose final counters an engine keeps (for the flows a lost one held). */
+export const MAX_RETIRED = 256;
+
 export interface EngineSpec {
   /** "namespace/name" of the pool. */
   pool: string;

@@ -7,7 +7,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { ControllerServer } from '../engine/controller-server.js';
 import type { MbSession } from '../engine/session.js';
 import type { PoolSessions } from '../engine/pool-sessions.js';
@@ -21,6 +20,7 @@ import type { Logger } from '../../shims/log/logger.js';
 import { connectPeer, type Peer } from '../../shims/protocol/connection.js';
 import type { WirePacket } from '../../shims/protocol/packets.js';
 import { type Child, startChild, stopChildren } from './processes.js';
+import { settleInstances } from './settle.js';
 
 export interface Settled {
   processed: number;
@@ -149,26 +149,20 @@ export class LocalCluster {
    * until the sink has every packet the instances emitted.
    */
   async settle(timeoutMs = 30000): Promise<Settled> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const stats = await this.sw.stats();
-      const sessions = [...this.instances.keys()].map((name) => this.session(name));
-      const counters = await Promise.all(sessions.map((s) => s.stats()));
-      const forwarded = sessions.reduce((n, s) => n + (stats.forwarded[s.instance] ?? 0), 0);
-      const received = counters.reduce((n, c) => n + c.packetsReceived, 0);
-      // Per instance: the switch's egress total also counts instances already stopped.
-      const emittedAll = sessions.every((s, i) => (stats.egress[s.instance] ?? 0) >= counters[i].packetsEmitted);
-      const egress = Object.values(stats.egress).reduce((a, b) => a + b, 0);
-      const drained = !this.sinkPeer || (emittedAll && this.sunk >= egress);
-      if ((received >= forwarded && drained) || Date.now() > deadline) {
-        return {
-          processed: counters.reduce((n, c) => n + c.packetsProcessed, 0),
-          dropped: stats.dropped + (forwarded - received),
-          perInstance: sessions.map((s, i) => ({ name: s.instance, packets: counters[i].packetsProcessed })),
-        };
-      }
-      await sleep(10);
-    }
+    const r = await settleInstances(() => this.sw, () => [...this.instances.keys()].map((name) => this.session(name)), {
+      timeoutMs,
+      onDeadline: 'return',
+      // With a sink: per instance, the switch's egress total also counts instances already stopped.
+      until: ({ stats, sessions, counters }) => !this.sinkPeer || (sessions.every((s, i) => (stats.egress[s.instance] ?? 0) >= counters[i].packetsEmitted)
+        && this.sunk >= Object.values(stats.egress).reduce((a, b) => a + b, 0)),
+    });
+    const forwarded = r.sessions.reduce((n, s) => n + (r.stats.forwarded[s.instance] ?? 0), 0);
+    const received = r.counters.reduce((n, c) => n + c.packetsReceived, 0);
+    return {
+      processed: r.counters.reduce((n, c) => n + c.packetsProcessed, 0),
+      dropped: r.stats.dropped + (forwarded - received),
+      perInstance: r.sessions.map((s, i) => ({ name: s.instance, packets: r.counters[i].packetsProcessed })),
+    };
   }
 
   async stop(): Promise<void> {
