@@ -13,7 +13,12 @@ export interface OperationOptions {
   guarantee?: Guarantee;
   optimizations?: Optimizations;
   onProgress?: (s: OperationStatus) => void;
+  /** Packets the operation holds at most (default MAX_HELD); past it they are dropped and counted. */
+  maxHeld?: number;
 }
+
+/** Finished operations kept for the timeline and reports: the latest ones, so a long-lived controller does not grow. */
+export const MAX_FINISHED = 1000;
 
 export class MbController {
   private readonly running = new Set<Operation>();
@@ -73,13 +78,13 @@ export class MbController {
       return await op.run(sources, routing, (o, err) => this.recover(o, err, sources));
     } finally {
       this.running.delete(op);
-      this.finished.push(op.status);
+      this.keepFinished(op.status);
     }
   }
 
   async move(src: string, dst: string, filter: FlowFilter, scopes: Scope[], o: OperationOptions = {}): Promise<OperationStatus> {
     await this.session(src).stats(); // so a failure can say how many flows the source held
-    const op = new Operation('move', [this.session(src)], this.session(dst), filter, scopes, o.guarantee ?? 'loss-free', o.optimizations ?? ALL_OPTIMIZATIONS, this.progressOf(o));
+    const op = new Operation('move', [this.session(src)], this.session(dst), filter, scopes, o.guarantee ?? 'loss-free', o.optimizations ?? ALL_OPTIMIZATIONS, this.progressOf(o), o.maxHeld);
     return this.execute(op, [this.session(src)], this.routing);
   }
 
@@ -116,8 +121,13 @@ export class MbController {
       status.timeline.end = Date.now();
       progress({ phase: 'Failed', error: (e as Error).message });
     }
-    this.finished.push(status);
+    this.keepFinished(status);
     return status;
+  }
+
+  private keepFinished(s: OperationStatus): void {
+    this.finished.push(s);
+    if (this.finished.length > MAX_FINISHED) this.finished.splice(0, this.finished.length - MAX_FINISHED);
   }
 
   /**

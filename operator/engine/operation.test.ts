@@ -69,6 +69,30 @@ async function loaded(): Promise<{ c: LocalCluster; router: BucketRouter; mbc: M
   return { ...p, flows: (await p.c.session('m0').stats()).entries['per-flow'] };
 }
 
+test.serial('a move that may hold only 5 packets drops the rest of its events and counts each one, and everything else is processed', async (t) => {
+  const { packets } = readCaptureFile(tracePath('tryzeek_http.pcap'));
+  const { c, router, mbc } = await pool(2);
+  try {
+    let move: Promise<OperationStatus> | null = null;
+    // Every flow moves, early in the replay, with no early release: every packet that comes
+    // while the move runs (some ms at 8000 packets/s) is an event for it.
+    const all = Array.from({ length: BUCKETS }, (_, i) => i);
+    await c.replay(packets, { kind: 'rate', pps: 8000 }, (sent) => {
+      if (!move && sent > packets.length / 10) {
+        move = mbc.move('m0', 'm1', router.bucketFilter(all), ['per-flow'], { guarantee: 'loss-free', optimizations: NO_OPTIMIZATIONS, maxHeld: 5 });
+      }
+    });
+    const s = await move!;
+    t.is(s.phase, 'Succeeded', s.error);
+    t.true(s.eventsDropped > 0, `held ${s.eventsHeld}, dropped ${s.eventsDropped}`);
+    t.is(s.eventsReleased, s.eventsHeld);
+    const settled = await c.settle();
+    t.is(settled.processed + s.eventsDropped, packets.length, 'every packet is processed or counted as dropped by the move');
+  } finally {
+    await c.stop();
+  }
+});
+
 test.serial('the destination dies mid-move: routes go back to the source, its state is intact, the move fails with the cause', async (t) => {
   const { c, router, mbc, flows } = await loaded();
   try {

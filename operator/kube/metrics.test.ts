@@ -35,8 +35,8 @@ test('/metrics is open and carries per-pool and per-instance series, operations,
 
   const metrics = new OperatorMetrics({ processMetrics: false });
   metrics.attach({ load: sampler, queues: { pools: { length: 2 }, operations: { length: 0 } }, leading: () => true });
-  metrics.operationFinished({ pool: 'ns/monitor', kind: 'move', result: 'Succeeded', from: ['monitor-0'], to: 'monitor-1', seconds: 0.3, eventsHeld: 12, eventsReleased: 12 });
-  metrics.operationFinished({ pool: 'ns/monitor', kind: 'merge', result: 'Failed', from: ['monitor-1'], to: 'monitor-0', seconds: 2, eventsHeld: 0, eventsReleased: 0 });
+  metrics.operationFinished({ pool: 'ns/monitor', kind: 'move', result: 'Succeeded', from: ['monitor-0'], to: 'monitor-1', seconds: 0.3, eventsHeld: 12, eventsReleased: 12, eventsDropped: 0 });
+  metrics.operationFinished({ pool: 'ns/monitor', kind: 'merge', result: 'Failed', from: ['monitor-1'], to: 'monitor-0', seconds: 2, eventsHeld: 0, eventsReleased: 0, eventsDropped: 3 });
   metrics.reconciled('pool', 0.02, true);
   metrics.reconciled('pool', 0.5, false);
   metrics.retried('pools');
@@ -63,6 +63,7 @@ test('/metrics is open and carries per-pool and per-instance series, operations,
   t.is(value(body, `openmb_instance_events_held_total{${i0}}`), 12);
   t.is(value(body, 'openmb_instance_events_released_total{namespace="ns",pool="monitor",instance="monitor-1"}'), 12);
   t.is(value(body, 'openmb_pool_events_held_total{namespace="ns",pool="monitor"}'), 12);
+  t.is(value(body, 'openmb_pool_events_dropped_total{namespace="ns",pool="monitor"}'), 3);
   t.is(value(body, 'openmb_reconcile_duration_seconds_count{controller="pool",result="success"}'), 1);
   t.is(value(body, 'openmb_reconcile_duration_seconds_count{controller="pool",result="error"}'), 1);
   t.is(value(body, 'openmb_workqueue_depth{queue="pools"}'), 2);

@@ -21,6 +21,7 @@ export interface FinishedOperation {
   seconds: number;
   eventsHeld: number;
   eventsReleased: number;
+  eventsDropped: number;
 }
 
 /** What the collector reads at each scrape; the Operator attaches it once it runs. */
@@ -48,6 +49,7 @@ export class OperatorMetrics {
   private readonly eventsReleased;
   private readonly poolEventsHeld;
   private readonly poolEventsReleased;
+  private readonly poolEventsDropped;
   private readonly reconcileSeconds;
   private readonly retries;
 
@@ -60,6 +62,7 @@ export class OperatorMetrics {
     this.eventsReleased = c.counter<InstanceLabels>('instance_events_released_total', 'held packets released to the instance the flows moved to', ['namespace', 'pool', 'instance']);
     this.poolEventsHeld = c.counter<PoolLabels>('pool_events_held_total', 'packets of moved flows held while their state moved, in a pool', ['namespace', 'pool']);
     this.poolEventsReleased = c.counter<PoolLabels>('pool_events_released_total', 'held packets released to the instances flows moved to, in a pool', ['namespace', 'pool']);
+    this.poolEventsDropped = c.counter<PoolLabels>('pool_events_dropped_total', 'packets of moved flows dropped because a move already held its maximum (200,000), in a pool', ['namespace', 'pool']);
     this.reconcileSeconds = c.histogram<'controller' | 'result'>('reconcile_duration_seconds', 'how long reconciles took, by reconciler and result (success, error)', ['controller', 'result'], RECONCILE_BUCKETS);
     this.retries = c.counter<'queue'>('workqueue_retries_total', 'keys put back on a work queue with backoff after a failed reconcile', ['queue']);
 
@@ -94,6 +97,7 @@ export class OperatorMetrics {
     this.eventsReleased.inc({ ...pool, instance: op.to }, op.eventsReleased);
     this.poolEventsHeld.inc(pool, op.eventsHeld);
     this.poolEventsReleased.inc(pool, op.eventsReleased);
+    this.poolEventsDropped.inc(pool, op.eventsDropped);
   }
 
   reconciled(controller: string, seconds: number, ok: boolean): void {

@@ -76,9 +76,11 @@ export class OperationTracker {
     operatorMetrics.operationFinished({
       pool: `${this.pool.metadata.namespace}/${this.pool.metadata.name}`, kind: this.op.spec.kind, result: phase, from: this.op.spec.from, to: this.op.spec.to,
       seconds: ((s?.timeline.end ?? Date.now()) - (s?.timeline.start ?? this.startedAt)) / 1000, eventsHeld: s?.eventsHeld ?? 0, eventsReleased: s?.eventsReleased ?? 0,
+      eventsDropped: s?.eventsDropped ?? 0,
     });
     const what = `${describe(this.op)} ${phase === 'Succeeded' ? 'succeeded' : 'failed'} (${this.op.metadata.name})`;
-    const numbers = s ? `: ${s.flows} flows, ${s.bytes} bytes, ${s.eventsHeld} events held, ${s.eventsReleased} released` : '';
+    const dropped = s?.eventsDropped ? `, ${s.eventsDropped} dropped (the move held its maximum)` : '';
+    const numbers = s ? `: ${s.flows} flows, ${s.bytes} bytes, ${s.eventsHeld} events held, ${s.eventsReleased} released${dropped}` : '';
     await this.events(phase === 'Succeeded' ? 'Normal' : 'Warning', phase === 'Succeeded' ? 'OperationSucceeded' : 'OperationFailed',
       `${what}${numbers}${message && phase === 'Failed' ? `: ${message}` : ''}`);
   }

@@ -1,8 +1,8 @@
 /** Starts OpenMB's own processes (switch, middlebox instances) as children, with logs in files. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BoundedLogFile } from './log-file.js';
 
 /** The openmb command itself (dist/operator/runtime -> bin/openmb.js). */
 export const MAIN = fileURLToPath(new URL('../../../bin/openmb.js', import.meta.url));
@@ -17,7 +17,7 @@ export interface Child {
 
 export function startChild(name: string, args: string[], env: NodeJS.ProcessEnv, logDir: string): Child {
   const logFile = join(logDir, `${name}.log`);
-  const log = createWriteStream(logFile);
+  const log = new BoundedLogFile(logFile);
   // The child's stdin is a pipe that only closes when this process ends, however it ends: the
   // child watches it (OPENMB_EXIT_WITH_PARENT) so no switch or instance outlives its controller.
   const proc = spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env, OPENMB_EXIT_WITH_PARENT: '1' }, stdio: ['pipe', 'pipe', 'pipe'] });

@@ -18,7 +18,7 @@ type Total = Exclude<keyof MbCounters, 'entries' | 'latencyUs' | 'bytes' | 'even
 const TOTALS: [Total, string, string][] = [
   ['packetsReceived', 'mb_packets_received_total', 'packets received from the switch'],
   ['packetsProcessed', 'mb_packets_processed_total', 'packets processed (including re-injected ones)'],
-  ['packetsDropped', 'mb_packets_dropped_total', 'packets dropped by an event rule (each raised to the controller as an event)'],
+  ['packetsDropped', 'mb_packets_dropped_total', 'packets dropped at a bound: a buffer rule holding 100k packets, or 100k events waiting for an absent controller'],
   ['packetsEmitted', 'mb_packets_emitted_total', 'packets sent back to the switch\'s egress (a NAT\'s rewritten packets)'],
   ['packetsReordered', 'mb_packets_reordered_total', 'packets processed after a later packet of their flow'],
   ['eventsRaised', 'mb_events_raised_total', 'events raised to the controller (packets it holds during a move)'],
