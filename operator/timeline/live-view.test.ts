@@ -12,28 +12,20 @@
  */
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { CHROMIUM, chromiumAvailable as available, chromiumRequired, launchChromium } from './chromium.js';
 
-const CHROMIUM = process.env.OPENMB_CHROMIUM ?? '/usr/bin/chromium';
-const available = existsSync(CHROMIUM);
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
 const outputDir = join(repo, 'test-output', 'live-view');
 
-if (process.env.OPENMB_REQUIRE_CHROMIUM === '1') {
+if (chromiumRequired) {
   test('chromium is installed, as OPENMB_REQUIRE_CHROMIUM asks', (t) => {
     t.true(available, `no chromium at ${CHROMIUM} (apt-get install chromium)`);
   });
-}
-
-async function launch(): Promise<Browser> {
-  // Chromium refuses to run its sandbox as root (CI and this project's containers run as root),
-  // so there it runs without: the pages it opens are our own.
-  const asRoot = process.getuid?.() === 0;
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: asRoot ? ['--no-sandbox'] : [] });
 }
 
 interface Seen {
@@ -92,7 +84,7 @@ if (available) {
   test.serial('the live timeline shows a scaling pool\'s operations as they start and end, and each opens on its own window', async (t) => {
     mkdirSync(outputDir, { recursive: true });
     const out = mkdtempSync(join(tmpdir(), 'openmb-live-'));
-    const browser = await launch();
+    const browser = await launchChromium();
     const cli = spawn(process.execPath, [join(repo, 'bin', 'openmb.js'), 'local', '--trace', join(repo, 'data', 'traces', 'tryzeek_sumstat.pcap'),
       '--rate', '400', '--scale', '0.2:2,0.45:3,0.75:2', '--out', out, '--serve', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', 'pipe'] });
     t.teardown(async () => {

@@ -21,18 +21,20 @@ import { Mutex } from '../kube/operations.js';
 import { PoolRegistry, type PoolState } from '../kube/pool-registry.js';
 import { ProcessRuntime } from '../kube/process-runtime.js';
 import type { OperationMessage, TimelineMessage } from './messages.js';
+import { chromiumAvailable, launchChromium } from './chromium.js';
 
 const SECRET = 'timeline-secret';
 
-/** Reads server-sent events until `done` says enough (or the stream ends), and returns the messages. */
+/** Reads server-sent events until `done` says enough (or the stream ends, or a minute passes), and returns the messages. */
 async function watch(url: string, done: (all: TimelineMessage[]) => boolean): Promise<TimelineMessage[]> {
+  const deadline = Date.now() + 60_000;
   const res = await fetch(url, { headers: { authorization: `Bearer ${SECRET}` } });
   if (res.status !== 200 || !res.body) throw new Error(`status ${res.status}`);
   const all: TimelineMessage[] = [];
   const decoder = new TextDecoder();
   let buf = '';
   const reader = res.body.getReader();
-  while (!done(all)) {
+  while (!done(all) && Date.now() < deadline) {
     const { value, done: ended } = await reader.read();
     if (ended) break;
     buf += decoder.decode(value, { stream: true });
@@ -75,9 +77,9 @@ test('the operator serves a live pool\'s timeline: the page open, the stream for
   registry.states.set('ns/p', st as unknown as PoolState);
 
   // The page and its assets are code: open. The stream is the pool's state: the token's.
-  const page = await fetch(`${base}/pools/ns/p/timeline`);
-  t.is(page.status, 200);
-  t.regex(await page.text(), /"events":"timeline\/events","token":true/);
+  const shell = await fetch(`${base}/pools/ns/p/timeline`);
+  t.is(shell.status, 200);
+  t.regex(await shell.text(), /"events":"timeline\/events","token":true/);
   t.is((await fetch(`${base}/timeline/assets/uplot.mjs`)).status, 200);
   t.is((await fetch(`${base}/timeline/assets/nothing.mjs`)).status, 401, 'past the open paths, the token');
   for (const authorization of [undefined, 'Bearer wrong']) {
@@ -88,9 +90,9 @@ test('the operator serves a live pool\'s timeline: the page open, the stream for
 
   // Traffic, a second instance, and a loss-free move of half the buckets while it flows.
   const { packets } = readCaptureFile(tracePath('tryzeek_sumstat.pcap'));
-  const traffic = replay(packets, { switchAddress: parseAddress(engine.switchAddress), secret: SECRET, pace: { kind: 'rate', pps: 2000 }, log: silentLogger });
+  const traffic = replay(packets, { switchAddress: parseAddress(engine.switchAddress), secret: SECRET, pace: { kind: 'rate', pps: 1000 }, log: silentLogger });
   const watching = watch(`${base}/pools/ns/p/timeline/events`, (all) => all.some((m) => m.type === 'placement' && m.owner.includes('p-1'))
-    && all.some((m) => m.type === 'operation' && m.op.phase === 'Succeeded') && all.filter((m) => m.type === 'sample' && (m.processed['p-1'] ?? 0) > 0).length >= 2);
+    && all.some((m) => m.type === 'operation' && m.op.phase === 'Succeeded') && all.filter((m) => m.type === 'sample' && (m.processed['p-0'] ?? 0) > 0).length >= 2);
   await engine.instances.start('p-1');
   await new Promise((r) => setTimeout(r, 500));
   const moved = await engine.controller.move('p-0', 'p-1', engine.router.bucketFilter([4, 5, 6, 7]), ['per-flow'], { guarantee: 'loss-free' });
@@ -104,9 +106,29 @@ test('the operator serves a live pool\'s timeline: the page open, the stream for
   const ops = all.filter((m): m is OperationMessage => m.type === 'operation' && m.op.id === moved.id);
   t.is(ops[0].op.phase, 'Running', 'the move showed as it began');
   t.is(ops[ops.length - 1].op.phase, 'Succeeded');
-  t.true(all.some((m) => m.type === 'sample' && (m.processed['p-0'] ?? 0) > 0));
+  t.true(all.some((m) => m.type === 'sample' && 'p-0' in m.processed && 'p-1' in m.processed), 'both instances sampled');
   const last = [...all].reverse().find((m) => m.type === 'placement');
   t.deepEqual(last?.type === 'placement' && last.owner, ['p-0', 'p-0', 'p-0', 'p-0', 'p-1', 'p-1', 'p-1', 'p-1']);
+
+  // In a browser (where there is one): the page asks for the token, then shows the move; or takes it from the address.
+  if (!chromiumAvailable) return t.log('no chromium: the page was not opened in a browser');
+  const browser = await launchChromium();
+  t.teardown(() => browser.close());
+  const page = await browser.newPage();
+  await page.goto(`${base}/pools/ns/p/timeline`);
+  await page.waitForSelector('#connection[data-state=unauthorized]');
+  await page.fill('#token', 'wrong');
+  await page.click('form.token button');
+  await page.waitForSelector('#connection[data-state=unauthorized]');
+  t.is(await page.locator('header .error').innerText(), 'the token was refused');
+  await page.fill('#token', SECRET);
+  await page.click('form.token button');
+  await page.waitForSelector(`#operations tr[data-op="${moved.id}"][data-phase=Succeeded]`);
+  t.is(await page.locator('#connection').getAttribute('data-state'), 'live');
+  const linked = await browser.newPage();
+  await linked.goto(`${base}/pools/ns/p/timeline#token=${SECRET}&op=${moved.id}`);
+  await linked.waitForSelector(`#operation[data-op="${moved.id}"] canvas`);
+  t.is(new URL(linked.url()).hash, `#op=${moved.id}`, 'the token is out of the address bar');
 });
 
 const middlebox = middleboxByType('monitor');

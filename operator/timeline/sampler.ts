@@ -16,6 +16,15 @@ export interface PoolProbe {
   operations(): Iterable<OperationStatus>;
 }
 
+/** An instance that takes longer than this to say its count is left out of that sample. */
+const READ_TIMEOUT_MS = 2000;
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | null> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<null>((resolve) => { timer = setTimeout(() => resolve(null), ms).unref(); });
+  return Promise.race([p.catch(() => null), late]).finally(() => clearTimeout(timer));
+}
+
 export class PoolSampler {
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
@@ -45,7 +54,7 @@ export class PoolSampler {
   /** One poll. */
   async tick(): Promise<void> {
     const names = [...this.probe.instances()];
-    const counts = await Promise.all(names.map((n) => this.probe.processed(n).catch(() => null)));
+    const counts = await Promise.all(names.map((n) => withTimeout(this.probe.processed(n), READ_TIMEOUT_MS)));
     const processed: Record<string, number> = {};
     names.forEach((n, i) => { if (counts[i] !== null) processed[n] = counts[i]!; });
     if (names.length > 0) this.feed.sample(processed);
