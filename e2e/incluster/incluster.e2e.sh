@@ -12,7 +12,9 @@
 # CA, KUBERNETES_SERVICE_HOST/PORT pointing there), and tells Pods to dial the controller at the
 # node's address rather than the Service name. Everything else is the base as users get it:
 # the RBAC, the image, the probes, the leader label, the Secrets the operator keeps.
-# Then: the operator becomes leader and labels its Pod; the sample monitor pool is applied in a
+# Then: the operator becomes leader and labels its Pod, sets the caBundle of its APIService and of
+# its webhook configuration, and its webhook refuses a pool with a wrong configuration (naming the
+# field); the sample monitor pool is applied in a
 # namespace of its own, scaled 1 -> 2 under traffic replayed from the host over TLS, and its
 # outputs (read from the operator's endpoint with the Secret it keeps) equal the unscaled run.
 #
@@ -73,6 +75,7 @@ patches:
       - {op: add, path: /spec/template/spec/containers/0/args/-, value: "--controller-listen=$NODE_IP:7100"}
       - {op: add, path: /spec/template/spec/containers/0/args/-, value: "--http=$NODE_IP:8080"}
       - {op: add, path: /spec/template/spec/containers/0/args/-, value: "--metrics-api=$NODE_IP:6443"}
+      - {op: add, path: /spec/template/spec/containers/0/args/-, value: "--webhook=$NODE_IP:9443"}
 EOF
 kubectl apply -k "$WORK/overlay" >"$WORK/apply.log" 2>&1 || fail "kubectl apply -k (see $WORK/apply.log)"
 pass "kubectl apply -k manifests/ (through the overlay): $(grep -c . "$WORK/apply.log") objects"
@@ -88,11 +91,18 @@ pass "operator $LEADER Running and Ready as openmb-operator, leader (openmb.io/l
 apiservice_available() { [[ $(kubectl get apiservice v1beta2.custom.metrics.k8s.io -o jsonpath='{.status.conditions[?(@.type=="Available")].status}') == True ]]; }
 wait_until 90 "the custom metrics APIService is Available (its caBundle set by the leader)" apiservice_available
 pass "APIService v1beta2.custom.metrics.k8s.io Available, served by the in-cluster leader"
+[[ -n $(kubectl get validatingwebhookconfiguration openmb-validation -o jsonpath='{.webhooks[0].clientConfig.caBundle}') ]] ||
+  fail "the leader did not set the webhook configuration's caBundle"
+kubectl get namespace "$NS" >/dev/null 2>&1 || kubectl create namespace "$NS" >/dev/null
+if out=$(k apply -f - 2>&1 <<<'{"apiVersion": "openmb.io/v1alpha1", "kind": "MiddleboxPool", "metadata": {"name": "wrong"}, "spec": {"middlebox": {"type": "monitor", "config": {"hosts": "yes"}}}}'); then
+  fail "a pool with a wrong configuration was admitted"
+fi
+[[ $out == *'denied the request: spec.middlebox.config.hosts: must be true or false'* ]] || fail "a wrong pool was refused, but not by the webhook: $out"
+pass "the in-cluster webhook (caBundle set by the leader) refuses a wrong configuration: $out"
 
 # --- the sample pool ------------------------------------------------------------------------------
 "${OPENMB[@]}" local --middlebox monitor --trace "$TRACE" --out "$WORK/reference" --rate 2000 >"$WORK/reference.log" 2>&1 ||
   fail "unscaled reference run (see $WORK/reference.log)"
-kubectl create namespace "$NS" >/dev/null
 k apply -f "$ROOT/manifests/samples/monitor-pool.yaml" >/dev/null || fail "kubectl apply the sample pool"
 check_scaled 1
 k get pods -o wide | sed 's/^/    /'

@@ -217,10 +217,11 @@ refused wrong-monitor monitor '{"hosts": "yes"}' 'spec.middlebox.config.hosts: m
 refused wrong-nat nat '{"portRange": [2000, 1000]}' 'spec.middlebox.config.portRange: [2000, 1000] is inverted: first must not exceed last'
 refused wrong-re re '{"cacheBytes": 512}' 'spec.middlebox.config.cacheBytes: 512 is smaller than maxChunk 1024: every chunk must fit in the cache'
 [[ -z $(k get mbp -o name | grep -v "/$POOL\$") ]] || fail "a refused pool was created: $(k get mbp -o name)"
+GEN3=$(pool_field '{.metadata.generation}')
 if out=$(k patch mbp "$POOL" --type merge -p '{"spec":{"middlebox":{"config":{"portScanThreshold":0}}}}' 2>&1); then fail "a wrong patch of the live pool was accepted"; fi
 [[ $out == *'spec.middlebox.config.portScanThreshold: must be a positive integer'* ]] || fail "the wrong patch was refused without the field: $out"
-[[ $(pool_field '{.metadata.generation}') == "$GEN2" ]] || fail "the refused patch changed the pool"
-pass "a wrong patch of the live pool is refused ($out); the pool keeps generation $GEN2"
+[[ $(pool_field '{.metadata.generation}') == "$GEN3" && $(pool_field '{.status.configuration.generation}') == "$GEN2" ]] || fail "the refused patch changed the pool"
+pass "a wrong patch of the live pool is refused ($out); the pool stays at generation $GEN3, its configuration at $GEN2"
 k create configmap not-a-pool --from-literal=a=b >/dev/null || fail "a ConfigMap was refused"
 k scale mbp/"$POOL" --replicas=2 >/dev/null || fail "kubectl scale (the scale subresource) was refused"
 check_scaled 2
