@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { MbController } from '../operator/engine/controller.js';
-import type { OperationStatus } from '../operator/engine/operation.js';
+import { ALL_OPTIMIZATIONS, type OperationStatus } from '../operator/engine/operation.js';
 import { PoolExecutor } from '../operator/engine/pool.js';
 import { initialPlacement, plan } from '../operator/placement/plan.js';
 import { BucketRouter } from '../operator/routing/bucket-router.js';
@@ -101,7 +101,7 @@ async function main(): Promise<void> {
     const seen = new WeakSet<OperationStatus>();
     const pool = new PoolExecutor(initialPlacement(partitioning.buckets), controller, router, runtime, {
       descriptor: describe(def), configuration: () => configuration, guarantee: 'loss-free',
-      optimizations: { parallelPuts: true, earlyRelease: true, lateLocking: true }, log,
+      optimizations: ALL_OPTIMIZATIONS, log,
       onOperation: (s) => {
         if (seen.has(s) || (s.phase !== 'Succeeded' && s.phase !== 'Failed')) return;
         seen.add(s);

@@ -69,7 +69,7 @@ export function localCommand(): Command {
     .addOption(new Option('--scenario <s>', 'what happens mid-trace').choices(['scale', 'server-migration', 'failover']).default('scale'))
     .option('--at <fraction>', 'server-migration and failover: when, as a fraction of the trace', fraction('--at'))
     .option('--server <ip>', 'server-migration: the server whose flows move (default: the busiest server)')
-    .addOption(new Option('--partition <key>', 'partition key (default: the one the middlebox declares)').choices(PARTITION_KEYS as string[]))
+    .addOption(new Option('--partition <key>', 'partition key (default: the one the middlebox declares)').choices(PARTITION_KEYS))
     .option('--inside <prefixes>', 'for --partition host: the prefixes whose addresses are the hosts', prefixes)
     .option('--buckets <n>', 'hash buckets the flow space is split into', positiveNumber('--buckets'))
     .option('--rate <pps>', 'replay at this many packets per second', positiveNumber('--rate'))

@@ -13,7 +13,7 @@ import { middleboxByType } from '../../shims/middleboxes/registry.js';
 import { describe, poolInstanceConfig } from '../../shims/shim/descriptor.js';
 import type { Logger } from '../../shims/log/logger.js';
 import { MbController } from '../../operator/engine/controller.js';
-import type { Guarantee, OperationStatus, Optimizations } from '../../operator/engine/operation.js';
+import { ALL_OPTIMIZATIONS, type Guarantee, type OperationStatus, type Optimizations } from '../../operator/engine/operation.js';
 import { type ConfigVersion, PoolExecutor } from '../../operator/engine/pool.js';
 import { initialPlacement, plan } from '../../operator/placement/plan.js';
 import { BucketRouter } from '../../operator/routing/bucket-router.js';
@@ -170,7 +170,7 @@ export async function runLocal(o: LocalOptions): Promise<Report> {
     sampler.start();
     let configuration: ConfigVersion = { values: o.config, generation: 1 };
     const pool = new PoolExecutor(initialPlacement(buckets), controller, router, runtime, {
-      descriptor, configuration: () => configuration, guarantee, optimizations: o.optimizations ?? { parallelPuts: true, earlyRelease: true, lateLocking: true }, log: o.log,
+      descriptor, configuration: () => configuration, guarantee, optimizations: o.optimizations ?? ALL_OPTIMIZATIONS, log: o.log,
       onOperation: (s) => { if (!operations.includes(s)) operations.push(s); timeline.operation(s); },
     });
     await pool.run(plan({ current: pool.placement, replicas, namePrefix: o.middlebox }));

@@ -7,8 +7,14 @@
  * optional here too (a client may omit them) but are always present on objects read back from
  * the API server, which fills them in; DEFAULTS lists the values.
  *
- * No imports: this module is a leaf that anything may depend on.
+ * The enums the data plane and the engine define (partition keys, scopes, protocol names,
+ * guarantees, optimization defaults) are theirs, imported here: one definition each. The
+ * modules it imports import nothing of the operator's API, so no cycle can form.
  */
+import type { ProtocolName } from '../../shims/flow/filter.js';
+import type { PartitionKeyKind as PartitionKey } from '../../shims/flow/hash.js';
+import type { Scope } from '../../shims/protocol/messages.js';
+import { ALL_OPTIMIZATIONS, type Guarantee } from '../engine/operation.js';
 
 export const GROUP = 'openmb.io';
 export const VERSION = 'v1alpha1';
@@ -39,11 +45,9 @@ export const STATE_OPERATIONS = STATE_OPERATION.plural;
 export const MIDDLEBOX_TYPES = ['monitor', 'ids', 'nat', 're'] as const;
 export type MiddleboxType = (typeof MIDDLEBOX_TYPES)[number];
 
-export const PARTITION_KEYS = ['flow', 'hostPair', 'host'] as const;
-export type PartitionKey = (typeof PARTITION_KEYS)[number];
-
-export const GUARANTEES = ['none', 'loss-free', 'order-preserving'] as const;
-export type Guarantee = (typeof GUARANTEES)[number];
+// Defined where the data plane and the engine need them; the API is made of the same values.
+export { PARTITION_KEYS, type PartitionKeyKind as PartitionKey } from '../../shims/flow/hash.js';
+export { GUARANTEES, type Guarantee } from '../engine/operation.js';
 
 export const POOL_PHASES = ['Pending', 'Scaling', 'Reconfiguring', 'Ready', 'Degraded', 'Deleting'] as const;
 export type PoolPhase = (typeof POOL_PHASES)[number];
@@ -54,15 +58,13 @@ export type OperationKind = (typeof OPERATION_KINDS)[number];
 export const OPERATION_PHASES = ['Pending', 'Running', 'Succeeded', 'Failed'] as const;
 export type OperationPhase = (typeof OPERATION_PHASES)[number];
 
-export const SCOPES = ['per-flow', 'multi-flow', 'all-flows'] as const;
-export type Scope = (typeof SCOPES)[number];
+export { SCOPES, type Scope } from '../../shims/protocol/messages.js';
 
 export const CONDITION_STATUSES = ['True', 'False', 'Unknown'] as const;
 export type ConditionStatus = (typeof CONDITION_STATUSES)[number];
 
 /** Protocol names a filter's nwProto may use (else a number 0-255); a CEL rule in the CRDs lists them. */
-export const PROTOCOL_NAMES = ['icmp', 'igmp', 'tcp', 'udp', 'gre', 'esp', 'ah', 'icmpv6', 'sctp'] as const;
-export type ProtocolName = (typeof PROTOCOL_NAMES)[number];
+export { PROTOCOL_NAMES, type ProtocolName } from '../../shims/flow/filter.js';
 
 /** Condition types the operator sets on a pool (DESIGN §7). Not an enum in the schema. */
 export const POOL_CONDITION_TYPES = ['Ready', 'Progressing', 'Degraded', 'EgressReachable'] as const;
@@ -75,7 +77,7 @@ export const DEFAULTS = {
   buckets: 64,
   guarantee: 'loss-free',
   concurrency: 1,
-  optimizations: { parallelPuts: true, earlyRelease: true, lateLocking: true },
+  optimizations: ALL_OPTIMIZATIONS,
   scopes: ['per-flow'],
   imagePullPolicy: 'IfNotPresent',
 } as const satisfies {

@@ -21,8 +21,8 @@ import type { Chunk, Scope } from '../../shims/protocol/messages.js';
 import type { WirePacket } from '../../shims/protocol/packets.js';
 import type { MbSession, ReprocessEvent } from './session.js';
 
-export type Guarantee = 'none' | 'loss-free' | 'order-preserving';
-export const GUARANTEES: readonly Guarantee[] = ['none', 'loss-free', 'order-preserving'];
+export const GUARANTEES = ['none', 'loss-free', 'order-preserving'] as const;
+export type Guarantee = (typeof GUARANTEES)[number];
 
 export interface Optimizations {
   parallelPuts: boolean;

@@ -6,7 +6,7 @@
  * whose filter is not one of the pool's bucket sets becomes a route of its own that keeps its
  * destination instance in the pool.
  */
-import type { MiddleboxPool, StateOperation } from '../api/types.js';
+import { DEFAULTS, type MiddleboxPool, type StateOperation } from '../api/types.js';
 import type { FlowFilter } from '../../shims/flow/filter.js';
 import { PoolExecutor } from '../engine/pool.js';
 import type { Logger } from '../../shims/log/logger.js';
@@ -68,7 +68,7 @@ export class OperationReconciler {
       await tracker.begin();
       const exec = new PoolExecutor(st.actual.placement, st.engine.controller, st.engine.router, st.engine.instances, {
         descriptor: st.descriptor, configuration: () => st.config, guarantee: op.spec.guarantee ?? 'loss-free', log: this.log,
-        optimizations: { parallelPuts: true, earlyRelease: true, lateLocking: true, ...migration.optimizations }, onOperation: (s) => tracker.progress(s),
+        optimizations: { ...DEFAULTS.optimizations, ...migration.optimizations }, onOperation: (s) => tracker.progress(s),
       });
       const s = await exec.operate({ kind: op.spec.kind, from: op.spec.from, to: op.spec.to, filter, scopes });
       tracker.progress(s);

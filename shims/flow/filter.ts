@@ -40,7 +40,10 @@ export class FilterError extends Error {
   }
 }
 
-const PROTOCOL_NAMES: Record<string, number> = { icmp: 1, igmp: 2, tcp: 6, udp: 17, gre: 47, esp: 50, ah: 51, icmpv6: 58, sctp: 132 };
+/** IP protocol numbers a filter's nwProto may name (the CRDs' CEL rule lists the same names). */
+export const PROTOCOL_NUMBERS = { icmp: 1, igmp: 2, tcp: 6, udp: 17, gre: 47, esp: 50, ah: 51, icmpv6: 58, sctp: 132 } as const;
+export type ProtocolName = keyof typeof PROTOCOL_NUMBERS;
+export const PROTOCOL_NAMES = Object.keys(PROTOCOL_NUMBERS) as readonly ProtocolName[];
 const FILTER_FIELDS = new Set(['nwSrc', 'nwDst', 'tpSrc', 'tpDst', 'nwProto', 'dlType', 'vlan', 'inPort', 'bidirectional', 'buckets', 'except']);
 
 export interface CompiledFilter {
@@ -87,8 +90,8 @@ function prefix(v: unknown, field: string): Prefix {
 
 function protocol(v: unknown, field: string): number {
   if (typeof v === 'string') {
-    const n = PROTOCOL_NAMES[v.toLowerCase()];
-    if (n === undefined) throw new FilterError(field, `unknown protocol name "${v}" (known: ${Object.keys(PROTOCOL_NAMES).join(', ')})`);
+    const n = (PROTOCOL_NUMBERS as Record<string, number>)[v.toLowerCase()];
+    if (n === undefined) throw new FilterError(field, `unknown protocol name "${v}" (known: ${PROTOCOL_NAMES.join(', ')})`);
     return n;
   }
   return integer(v, field, 0, 255, 'protocol number');

@@ -7,8 +7,9 @@ import { compareBytes, type Prefix, prefixContains, type IpBytes } from './addre
 import type { Decoded } from './decode.js';
 import { endpointBytes, type FlowKey } from './key.js';
 
-export type PartitionKeyKind = 'flow' | 'hostPair' | 'host';
-export const PARTITION_KEYS: readonly PartitionKeyKind[] = ['flow', 'hostPair', 'host'];
+/** What a pool's flows are partitioned by: each flow, each pair of hosts, or each inside host. */
+export const PARTITION_KEYS = ['flow', 'hostPair', 'host'] as const;
+export type PartitionKeyKind = (typeof PARTITION_KEYS)[number];
 
 const FNV_OFFSET = 0x811c9dc5;
 const FNV_PRIME = 0x01000193;

@@ -8,7 +8,7 @@
  * part of it: every instance is started with the pool's partitioning and derives it itself.
  */
 import { z } from 'zod';
-import { PARTITION_KEYS, type PartitionKeyKind } from '../flow/hash.js';
+import { PARTITION_KEYS } from '../flow/hash.js';
 
 /**
  * How one output field merges across instances:
@@ -44,7 +44,7 @@ const fieldMerge: z.ZodType<FieldMerge> = z.lazy(() => z.discriminatedUnion('mer
   z.object({ merge: z.literal('ratio'), numerator: path, denominator: path }).strict(),
 ]));
 
-export const partitionKey = z.enum(PARTITION_KEYS as [PartitionKeyKind, ...PartitionKeyKind[]]);
+export const partitionKey = z.enum(PARTITION_KEYS);
 
 /** How a pool splits its flows: what every instance is started with. */
 export const partitioning = z.object({

@@ -16,9 +16,10 @@ const filterSchema = z.custom<FlowFilter>().superRefine((v, ctx) => {
 });
 
 const id = z.number().int().nonnegative();
-const scope = z.enum(['per-flow', 'multi-flow', 'all-flows']);
+/** The three state scopes of OpenNF: one flow's state, a group's (a host's), everything's. */
+export const SCOPES = ['per-flow', 'multi-flow', 'all-flows'] as const;
+const scope = z.enum(SCOPES);
 export type Scope = z.infer<typeof scope>;
-export const SCOPES: readonly Scope[] = scope.options;
 
 const endpoint = z.object({ ip: z.string(), port: z.number().int().min(0).max(65535) });
 const flowKey = z.object({ proto: z.number().int().min(0).max(255), a: endpoint, b: endpoint });
