@@ -18,6 +18,7 @@ table{border-collapse:collapse;font-size:13px}
 th,td{border-bottom:1px solid #e2e6ea;padding:3px 8px;text-align:left;white-space:nowrap}
 th{font-weight:600;color:#56606b}
 td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.flows{white-space:normal;max-width:26em;overflow-wrap:anywhere}
 tr[data-phase=Running]{background:#fff8db}
 tr[data-phase=Failed]{background:#fde2e2}
 tr.selected{outline:2px solid #2563eb}

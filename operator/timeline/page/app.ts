@@ -39,11 +39,12 @@ function selectOperation(id: string | null): void {
 const colorOf = (m: Model, instance: string) => INSTANCE_COLORS[Math.max(0, m.instances.indexOf(instance)) % INSTANCE_COLORS.length];
 const opLabel = (s: OperationStatus) => `${s.kind} ${s.from.join(', ')} → ${s.to}`;
 
+/** What flows an operation is for: its buckets, the rest of its filter (a server's flows), or all. */
 function flowsText(s: OperationStatus): string {
   const b = bucketsOf(s);
-  if (b) return `buckets ${bucketRanges(b)}`;
-  const f = { ...s.filter };
-  return Object.keys(f).length === 0 ? 'all flows' : JSON.stringify(f);
+  const rest = Object.fromEntries(Object.entries(s.filter).filter(([k]) => k !== 'buckets'));
+  const parts = [...(Object.keys(rest).length > 0 ? [JSON.stringify(rest)] : []), ...(b ? [`buckets ${bucketRanges(b)}`] : [])];
+  return parts.length === 0 ? 'all flows' : parts.join(' in ');
 }
 
 interface ChartProps {
@@ -207,7 +208,7 @@ function Operations({ m, selected }: { m: Model; selected: string | null }) {
     ${ops.length === 0 ? html`<p class="sub">None yet.</p>` : html`<table>
       <thead><tr><th>operation</th><th>instances</th><th>flows moved</th><th>phase</th><th>at</th><th>took</th><th>flows</th><th>bytes</th><th>events held</th><th>released</th><th></th></tr></thead>
       <tbody>${ops.map((s) => html`<tr key=${s.id} data-op=${s.id} data-phase=${s.phase} class=${s.id === selected ? 'selected' : ''}>
-        <td>${s.id}</td><td>${s.from.join(', ')} → ${s.to}</td><td>${flowsText(s)}</td><td class="phase">${s.phase}</td>
+        <td>${s.id}</td><td>${s.from.join(', ')} → ${s.to}</td><td class="flows">${flowsText(s)}</td><td class="phase">${s.phase}</td>
         <td class="num">${((s.timeline.start - t0) / 1000).toFixed(2)} s</td><td class="num">${s.timeline.end ? durationText(s.timeline.end - s.timeline.start) : '…'}</td>
         <td class="num">${s.flows}</td><td class="num">${s.bytes.toLocaleString('en-US')}</td><td class="num">${s.eventsHeld}</td><td class="num">${s.eventsReleased}</td>
         <td><button onClick=${() => selectOperation(s.id)}>window</button></td></tr>`)}</tbody></table>`}
