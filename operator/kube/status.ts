@@ -19,6 +19,7 @@ import { formatBuckets } from '../api/buckets.js';
 import type { OperationStatus } from '../engine/operation.js';
 import { instanceSelector } from './labels.js';
 import type { ActualState } from './snapshot.js';
+import { canonicalJson } from '../../shims/protocol/canonical-json.js';
 
 export interface PoolStatusInput {
   name: string;
@@ -133,13 +134,7 @@ export function poolStatus(i: PoolStatusInput): MiddleboxPoolStatus {
 
 /** Key-order-independent equality of two statuses (so an unchanged status is not written again). */
 export function sameStatus(a: unknown, b: unknown): boolean {
-  return canonical(a) === canonical(b);
-}
-
-function canonical(v: unknown): string {
-  return JSON.stringify(v, (_k, x: unknown) => (x && typeof x === 'object' && !Array.isArray(x)
-    ? Object.fromEntries(Object.entries(x as Record<string, unknown>).filter(([, y]) => y !== undefined).sort(([p], [q]) => (p < q ? -1 : p > q ? 1 : 0)))
-    : x));
+  return canonicalJson(a) === canonicalJson(b);
 }
 
 /** What a StateOperation's status shows of an engine operation. */

@@ -12,6 +12,7 @@ import type { Partitioning } from '../protocol/descriptor.js';
 import { type AnyMiddlebox, ConfigError, type MiddleboxLogic, type PacketInput } from './definition.js';
 import { poolInstanceConfig } from './descriptor.js';
 import { StateError, StateTables } from './tables.js';
+import { canonicalJson } from '../protocol/canonical-json.js';
 
 const GET_BATCH = 512;
 /**
@@ -47,13 +48,6 @@ interface EventRule {
 }
 
 export type Reply = (message: Record<string, unknown>) => void;
-
-function canonicalJson(v: unknown): string {
-  if (v === null || typeof v !== 'object') return JSON.stringify(v);
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  const o = v as Record<string, unknown>;
-  return `{${Object.keys(o).sort().filter((k) => o[k] !== undefined).map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
-}
 
 export class MiddleboxInstance {
   readonly tables: StateTables<unknown, unknown, unknown>;
