@@ -121,6 +121,22 @@ curl -sf -H "Authorization: Bearer $(cat "$WORK/secret")" "$HTTP/pools/$NS/$POOL
 same_outputs "$WORK/outputs.json" "scaled 1 -> 3 -> 2"
 pass "outputs of the pool scaled 1 -> 3 -> 2 ($SENT packets) equal the unscaled run's"
 
+# --- the pool's live timeline: the page open, its stream for the token, every move the reconciler ran
+TIMELINE="$HTTP/pools/$NS/$POOL/timeline"
+curl -sf "$TIMELINE" | grep -q '"token":true' || fail "GET $TIMELINE (the page)"
+[[ $(curl -s -o /dev/null -w '%{http_code}' "$TIMELINE/events") == 401 ]] || fail "the timeline's stream answered without the token"
+curl -s -N --max-time 2 -H "Authorization: Bearer $(cat "$WORK/secret")" "$TIMELINE/events" >"$WORK/timeline.sse" || true
+TIMELINE_SEEN=$(node --input-type=module -e '
+  import { readFileSync } from "node:fs";
+  const history = readFileSync(process.argv[1], "utf8").split("\n").filter((l) => l.startsWith("data: ")).flatMap((l) => JSON.parse(l.slice(6)));
+  const ops = new Map(history.filter((m) => m.type === "operation").map((m) => [m.op.id, m.op]));
+  const placement = history.filter((m) => m.type === "placement").pop();
+  const moves = [...ops.values()].filter((o) => o.kind === "move");
+  if (moves.length < 3 || [...ops.values()].some((o) => o.phase !== "Succeeded") || placement?.instances.length !== 2) process.exit(1);
+  console.log(`${ops.size} operations (${moves.length} moves), all Succeeded, ${placement.instances.length} instances`);
+' "$WORK/timeline.sse") || fail "the pool's timeline does not show its operations: $(head -c 400 "$WORK/timeline.sse")"
+pass "the pool's live timeline (stream behind the token) shows $TIMELINE_SEEN"
+
 # --- a user's StateOperation: move one server's flows to another instance ---------------
 SERVER=$(node "$ROOT/e2e/operator/compare.mjs" --busiest-server "$WORK/outputs.json") || fail "no server in the outputs"
 read -r FROM TO <<<"$(pool_field '{.status.instances[0].name} {.status.instances[1].name}')"

@@ -61,18 +61,21 @@ export class PoolTimelines {
     const m = EVENTS.exec(path);
     if (!m) return false;
     const key = `${decodeURIComponent(m[1])}/${decodeURIComponent(m[2])}`;
-    const w = this.watch(key);
-    if (!w) {
+    const watched = this.watch(key);
+    if (!watched) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end(`no pool ${key}\n`);
       return true;
     }
-    streamTimeline(req, res, w.feed, () => { if (w.feed.watchers === 0) void this.pause(w); });
+    const { w, ready } = watched;
+    void ready.then(() => streamTimeline(req, res, w.feed, () => { if (w.feed.watchers === 0) void this.pause(w); }));
     return true;
   }
 
-  private watch(key: string): Watched | null {
+  /** The pool's feed, polling; `ready` once a new feed has read the pool once (so its first watcher's history has it). */
+  private watch(key: string): { w: Watched; ready: Promise<void> } | null {
     const st = this.registry.states.get(key);
     let w = this.pools.get(key);
+    const fresh = !w;
     if (!st) {
       // The pool is gone: its feed, if it had one, is of no use any more.
       if (w) void this.pause(w);
@@ -87,8 +90,7 @@ export class PoolTimelines {
     const feed = w.feed;
     w.unwatch ??= st.engine.controller.watchOperations((s) => feed.operation(s));
     w.sampler.start();
-    void w.sampler.tick();
-    return w;
+    return { w, ready: fresh ? w.sampler.tick() : Promise.resolve() };
   }
 
   /** No one watches: the pool is left alone until someone does again. */
