@@ -19,7 +19,7 @@ import { PoolExecutor } from '../operator/engine/pool.js';
 import { initialPlacement, plan } from '../operator/placement/plan.js';
 import { BucketRouter } from '../operator/routing/bucket-router.js';
 import { LocalCluster } from '../operator/runtime/local-cluster.js';
-import { LocalRuntime } from '../cli/local/runtime.js';
+import { ClusterInstances } from '../operator/runtime/cluster-instances.js';
 import { readCaptureFile } from '../shims/flow/pcap.js';
 import { createLogger } from '../shims/log/logger.js';
 import { middleboxByType } from '../shims/middleboxes/registry.js';
@@ -95,7 +95,7 @@ async function main(): Promise<void> {
   try {
     const router = new BucketRouter(() => [cluster.sw], partitioning);
     const controller = new MbController(cluster.sessions, router, log);
-    const runtime = new LocalRuntime(cluster, mbType, {}, partitioning);
+    const runtime = new ClusterInstances(cluster, mbType, () => ({}), partitioning);
     const configuration = { values: { ...def.defaultConfig }, generation: 1 };
     // Operations are counted as they end, not kept: the soak must not be what grows.
     const seen = new WeakSet<OperationStatus>();

@@ -18,7 +18,7 @@ import { type ConfigVersion, PoolExecutor } from '../../operator/engine/pool.js'
 import { initialPlacement, plan } from '../../operator/placement/plan.js';
 import { BucketRouter } from '../../operator/routing/bucket-router.js';
 import { LocalCluster } from '../../operator/runtime/local-cluster.js';
-import { LocalRuntime } from './runtime.js';
+import { ClusterInstances } from '../../operator/runtime/cluster-instances.js';
 import { mergedOutputs } from '../../operator/engine/merged-outputs.js';
 import { compareOutputs, type Comparison } from './compare.js';
 import { renderTimeline } from './timeline.js';
@@ -156,7 +156,7 @@ export async function runLocal(o: LocalOptions): Promise<Report> {
     if (egress) await cluster.attachSink((p) => egress.receive(p));
     const router = new BucketRouter(() => [cluster.sw], partitioning);
     const controller = new MbController(cluster.sessions, router, o.log);
-    const runtime = new LocalRuntime(cluster, o.middlebox, o.config, partitioning);
+    const runtime = new ClusterInstances(cluster, o.middlebox, () => o.config, partitioning);
     const operations: OperationStatus[] = [];
     // Every 50 ms: packets processed per instance, the placement and the operations, for the timeline.
     const timeline = new TimelineFeed({ pool: `local/${o.middlebox}`, middlebox: o.middlebox, buckets });

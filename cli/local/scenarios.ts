@@ -13,7 +13,7 @@ import { plan } from '../../operator/placement/plan.js';
 import type { BucketRouter } from '../../operator/routing/bucket-router.js';
 import type { SwitchSession } from '../../operator/routing/switch-session.js';
 import type { Kill } from './losses.js';
-import type { LocalRuntime } from './runtime.js';
+import type { ClusterInstances } from '../../operator/runtime/cluster-instances.js';
 
 /** Where a migrated server's flows are at the end of the trace. */
 export interface Migration {
@@ -65,7 +65,7 @@ export async function whereMigrated(m: { server: string; to: string }, sessions:
  * ordinary moves. `rulesAtStart`: the switch's rules when the trace began, to tell whether its
  * routes changed.
  */
-export async function killAndFailOver(pool: PoolExecutor, controller: MbController, runtime: LocalRuntime, router: BucketRouter,
+export async function killAndFailOver(pool: PoolExecutor, controller: MbController, runtime: ClusterInstances, router: BucketRouter,
   rulesAtStart: string, namePrefix: string, kills: Kill[]): Promise<void> {
   const instances = pool.placement.instances;
   if (instances.length < 2) throw new Error('failover needs at least two instances');

@@ -12,7 +12,8 @@ import { BucketRouter } from '../routing/bucket-router.js';
 import { LocalCluster } from '../runtime/local-cluster.js';
 import type { MbCounters } from '../../shims/protocol/messages.js';
 import type { Logger } from '../../shims/log/logger.js';
-import { MAX_RETIRED, type EngineSpec, type InstanceRuntime, type PoolEngine, type RuntimeProvider } from './runtime.js';
+import { MAX_RETIRED, type EngineSpec, type PoolEngine, type RuntimeProvider } from './runtime.js';
+import { ClusterInstances } from '../runtime/cluster-instances.js';
 import { settleInstances } from '../runtime/settle.js';
 import { BoundedMap } from './bounded-map.js';
 
@@ -25,34 +26,27 @@ export interface ProcessRuntimeOptions {
 
 /** One pool's data plane: a LocalCluster (switch and instance processes) with the pool's routing and MB controller. */
 class ProcessPool implements PoolEngine {
-  readonly retired = new BoundedMap<string, MbCounters>(MAX_RETIRED);
   readonly controller: MbController;
   readonly router: BucketRouter;
+  readonly instances: ClusterInstances;
 
   constructor(readonly spec: EngineSpec, private readonly cluster: LocalCluster, log: Logger) {
     this.router = new BucketRouter(() => [cluster.sw], spec.partitioning);
     this.controller = new MbController(cluster.sessions, this.router, log);
+    this.instances = new ClusterInstances(cluster, spec.mbType, () => this.spec.config, spec.partitioning, new BoundedMap<string, MbCounters>(MAX_RETIRED));
+  }
+
+  get retired(): Map<string, MbCounters> {
+    return this.instances.retired;
   }
 
   get switchAddress(): string {
     return this.cluster.switchSock;
   }
 
-  readonly instances: InstanceRuntime = {
-    start: async (name) => { await this.cluster.addInstance(this.spec.mbType, name, this.spec.config, this.spec.partitioning); },
-    stop: (name) => this.stopInstance(name),
-  };
-
   session(instance: string): MbSession | undefined {
     const s = this.cluster.sessions.instances.get(instance);
     return s && !s.closed ? s : undefined;
-  }
-
-  private async stopInstance(name: string): Promise<void> {
-    const s = this.session(name);
-    const last = s ? await s.stats().catch(() => null) : null;
-    if (last) this.retired.set(name, last);
-    await this.cluster.stopInstance(name);
   }
 
   stop(): Promise<void> {
