@@ -79,7 +79,7 @@ function fit(points: readonly [number, number][]): { slope: number; start: numbe
 
 const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MB`;
 
-interface Sample { t: number; controller: number; switch: number | null; instances: Record<string, number | null>; sent: number; operations: number; failed: number }
+interface Sample { t: number; controller: number; controllerHeap: number; switch: number | null; instances: Record<string, number | null>; sent: number; operations: number; failed: number }
 
 async function main(): Promise<void> {
   const log = createLogger('soak', process.env.OPENMB_LOG_LEVEL ?? 'warn');
@@ -129,10 +129,11 @@ async function main(): Promise<void> {
     })();
     const sampler = setInterval(() => {
       const instances = Object.fromEntries([...cluster.instances].map(([name, i]) => [name, rssOf(i.child.proc.pid)]));
-      const s: Sample = { t: Math.round((Date.now() - started) / 1000), controller: process.memoryUsage().rss, switch: rssOf(cluster.switchPid), instances, sent, operations, failed };
+      const mem = process.memoryUsage();
+      const s: Sample = { t: Math.round((Date.now() - started) / 1000), controller: mem.rss, controllerHeap: mem.heapUsed + mem.external, switch: rssOf(cluster.switchPid), instances, sent, operations, failed };
       samples.push(s);
       const inst = Object.values(instances).filter((v): v is number => v !== null);
-      console.log(`t=${s.t}s controller ${mb(s.controller)}, switch ${s.switch === null ? '?' : mb(s.switch)}, ${inst.length} instances (max ${inst.length ? mb(Math.max(...inst)) : '-'}), ${sent} packets sent, ${operations} operations (${failed} failed)`);
+      console.log(`t=${s.t}s controller ${mb(s.controller)} (heap and external ${mb(s.controllerHeap)}), switch ${s.switch === null ? '?' : mb(s.switch)}, ${inst.length} instances (max ${inst.length ? mb(Math.max(...inst)) : '-'}), ${sent} packets sent, ${operations} operations (${failed} failed)`);
     }, sampleS * 1000);
     while (Date.now() < endAt) {
       const r = await cluster.replay(packets, { kind: 'rate', pps: rate });
@@ -152,6 +153,7 @@ async function main(): Promise<void> {
       verdicts.push({ process: name, startBytes: Math.round(start), growthBytes: Math.round(growth), growing: growth > Math.max(GROWTH.bytes, GROWTH.fraction * start) });
     };
     judge('controller', after.map((s) => [s.t, s.controller]));
+    judge('controller heap', after.map((s) => [s.t, s.controllerHeap]));
     judge('switch', after.flatMap((s) => (s.switch === null ? [] : [[s.t, s.switch] as [number, number]])));
     // An instance that lived through the whole measured span (the first one, unless a step removed it).
     for (const name of Object.keys(after[0]?.instances ?? {})) {
