@@ -45,7 +45,9 @@ function paths(v: unknown, at: Path = []): Path[] {
 function replaced(v: unknown, path: readonly (string | number)[], value: unknown): unknown {
   if (path.length === 0) return value;
   const base: unknown = v !== null && typeof v === 'object' ? v : {};
-  const copy = (Array.isArray(base) ? [...base] : { ...(base as object) }) as Record<string | number, unknown>;
+  // A key that is not an index (a fuzzed "length", say) turns an array into a plain object.
+  const asArray = Array.isArray(base) && typeof path[0] === 'number';
+  const copy = (asArray ? [...(base as unknown[])] : { ...(base as object) }) as Record<string | number, unknown>;
   copy[path[0]] = replaced(copy[path[0]], path.slice(1), value);
   return copy;
 }
