@@ -8,7 +8,7 @@ import type { FlowFilter } from '../../shims/flow/filter.js';
 import type { Chunk, EventAction, MbCounters, Scope } from '../../shims/protocol/messages.js';
 import type { MiddleboxDescriptor } from '../../shims/protocol/descriptor.js';
 import { mbReply, describeIssues } from '../../shims/protocol/messages.js';
-import { encodePacketBatch, packetFromJson, type WirePacket } from '../../shims/protocol/packets.js';
+import { encodePacketBatch, type WirePacket } from '../../shims/protocol/packets.js';
 import { decode } from '../../shims/flow/decode.js';
 import { packetFlow } from '../../shims/flow/key.js';
 import { RpcClient } from '../../shims/protocol/rpc.js';
@@ -36,8 +36,7 @@ export class MbSession extends EventEmitter<MbSessionEvents> {
     super();
     this.rpc = new RpcClient(peer, PARTIALS, (msg) => {
       const parsed = mbReply.safeParse(msg);
-      if (parsed.success && parsed.data.type === 'reprocess') this.emit('reprocess', { flowKey: parsed.data.flowKey, packet: packetFromJson(parsed.data.packet) });
-      else peer.log.warn({ instance, msg: parsed.success ? parsed.data.type : describeIssues(parsed.error) }, 'unexpected message from middlebox');
+      peer.log.warn({ instance, msg: parsed.success ? parsed.data.type : describeIssues(parsed.error) }, 'unexpected message from middlebox');
     });
     // Events in bulk arrive as binary packet batches; the flow comes from the packet itself.
     peer.onPacketBatch('event', (packets) => {
@@ -89,7 +88,7 @@ export class MbSession extends EventEmitter<MbSessionEvents> {
   async process(packets: WirePacket[]): Promise<number> {
     if (packets.length > 0) this.peer.sendFrame(encodePacketBatch(packets));
     // Requests are served in order, so this reply comes after the batch above was processed.
-    await this.rpc.request({ type: 'process', packets: [] });
+    await this.rpc.request({ type: 'process' });
     return packets.length;
   }
 

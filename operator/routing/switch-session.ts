@@ -3,11 +3,9 @@ import { EventEmitter } from 'node:events';
 import type { Peer } from '../../shims/protocol/connection.js';
 import type { FlowFilter } from '../../shims/flow/filter.js';
 import { describeIssues, type Rule, type RuleChange, switchReply, type SwitchStats } from '../../shims/protocol/messages.js';
-import type { JsonPacket } from '../../shims/protocol/packets.js';
 import { RpcClient } from '../../shims/protocol/rpc.js';
 
 export interface SwitchSessionEvents {
-  'packet-in': [packet: JsonPacket];
   close: [reason: string];
 }
 
@@ -18,8 +16,7 @@ export class SwitchSession extends EventEmitter<SwitchSessionEvents> {
     super();
     this.rpc = new RpcClient(peer, new Set(), (msg) => {
       const parsed = switchReply.safeParse(msg);
-      if (parsed.success && parsed.data.type === 'packet-in') this.emit('packet-in', parsed.data.packet);
-      else peer.log.warn({ name, msg: parsed.success ? parsed.data.type : describeIssues(parsed.error) }, 'unexpected message from switch');
+      peer.log.warn({ name, msg: parsed.success ? parsed.data.type : describeIssues(parsed.error) }, 'unexpected message from switch');
     });
     peer.on('close', (reason) => this.emit('close', reason));
   }

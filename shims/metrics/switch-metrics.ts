@@ -20,7 +20,6 @@ export function switchMetrics(sw: { snapshot(): SwitchStats }, id: SwitchIdentit
   // Per instance process: a replaced instance under its old name starts again from 0 (a counter reset).
   c.totals<'instance'>('switch_packets_forwarded_total', 'packets forwarded to each instance', ['instance'], () => perInstance(sw.snapshot().forwarded));
   c.totals<'instance'>('switch_packets_egress_total', 'packets each instance sent back out through the switch', ['instance'], () => perInstance(sw.snapshot().egress));
-  c.totals('switch_packets_to_controller_total', 'packets a rule sent to the controller', [], () => one(sw.snapshot().toController));
   c.totals('switch_packets_dropped_total', 'packets dropped: by a rule, for want of one, or queued for an instance that went away', [], () => one(sw.snapshot().dropped));
   c.gauge('switch_packets_held', 'packets held by an active hold until it is released', [], () => one(sw.snapshot().held));
   c.gauge('switch_rules', 'rules in the flow table', [], () => one(sw.snapshot().rules.length));

@@ -21,8 +21,6 @@ export const SCOPES = ['per-flow', 'multi-flow', 'all-flows'] as const;
 const scope = z.enum(SCOPES);
 export type Scope = z.infer<typeof scope>;
 
-const endpoint = z.object({ ip: z.string(), port: z.number().int().min(0).max(65535) });
-const flowKey = z.object({ proto: z.number().int().min(0).max(255), a: endpoint, b: endpoint });
 
 /**
  * One piece of state. `key` is the flow's key in its string form ("6 10.0.0.1 1234 10.0.0.2 80")
@@ -38,16 +36,6 @@ export interface Chunk {
   seq?: number;
 }
 const chunks = z.array(z.custom<Chunk>());
-
-export const jsonPacket = z.object({
-  seq: z.number(),
-  ts: z.tuple([z.number().int().nonnegative(), z.number().int().min(0).max(999_999_999)]),
-  ingressMs: z.number(),
-  origLen: z.number().int().nonnegative(),
-  linkType: z.number().int().min(0).max(0xffff),
-  inPort: z.number().int().min(0).max(0xffff),
-  data: z.string(),
-});
 
 export const eventAction = z.enum(['process', 'buffer', 'drop']);
 export type EventAction = z.infer<typeof eventAction>;
@@ -80,7 +68,8 @@ export const mbRequest = z.discriminatedUnion('type', [
   z.object({ type: z.literal('put-config'), id, values: z.record(z.unknown()), generation: z.number().int().min(0).optional() }),
   z.object({ type: z.literal('enable-events'), id, filter: filterSchema, action: eventAction }),
   z.object({ type: z.literal('disable-events'), id, filter: filterSchema }),
-  z.object({ type: z.literal('process'), id, packets: z.array(jsonPacket) }),
+  // A barrier: answered once every packet batch sent before it on the link has been processed.
+  z.object({ type: z.literal('process'), id }),
   /** `bytes` asks for the serialized size of each scope too, which walks every table. */
   z.object({ type: z.literal('get-stats'), id, bytes: z.boolean().optional() }),
   z.object({ type: z.literal('get-outputs'), id }),
@@ -114,16 +103,15 @@ export const mbReply = z.discriminatedUnion('type', [
   z.object({ type: z.literal('config'), id, values: z.record(z.unknown()), generation: z.number().int().min(0).optional() }),
   z.object({ type: z.literal('put-config-ack'), id, generation: z.number().int().min(0).optional() }),
   z.object({ type: z.literal('events-ack'), id, released: z.number().int().optional() }),
-  z.object({ type: z.literal('process-ack'), id, count: z.number().int() }),
+  z.object({ type: z.literal('process-ack'), id }),
   z.object({ type: z.literal('stats'), id, counters: z.custom<MbCounters>((v) => typeof v === 'object' && v !== null) }),
   z.object({ type: z.literal('outputs'), id, outputs: z.record(z.unknown()) }),
   z.object({ type: z.literal('error'), id: id.nullable(), cause: errorCause, message: z.string() }),
-  z.object({ type: z.literal('reprocess'), flowKey: flowKey.nullable(), packet: jsonPacket }),
 ]);
 export type MbReply = z.infer<typeof mbReply>;
 
 const forward = z.object({ type: z.literal('forward'), instance: z.string().min(1) });
-const action = z.discriminatedUnion('type', [forward, z.object({ type: z.literal('controller') }), z.object({ type: z.literal('drop') })]);
+const action = z.discriminatedUnion('type', [forward, z.object({ type: z.literal('drop') })]);
 export type RuleAction = z.infer<typeof action>;
 
 export const rule = z.object({
@@ -162,7 +150,6 @@ export interface SwitchStats {
   dropped: number;
   /** Of `dropped`, per instance: packets queued for it that were dropped (its queue was full, or it died and no rule routed to it any more). */
   droppedQueued: Record<string, number>;
-  toController: number;
   held: number;
   rules: { id: string; packets: number; bytes: number }[];
   version: number;
@@ -201,7 +188,6 @@ export const switchReply = z.discriminatedUnion('type', [
   z.object({ type: z.literal('rules'), id, rules: z.array(rule), version: z.number().int() }),
   z.object({ type: z.literal('set-egress-ack'), id }),
   z.object({ type: z.literal('error'), id: id.nullable(), cause: errorCause, message: z.string() }),
-  z.object({ type: z.literal('packet-in'), packet: jsonPacket }),
 ]);
 export type SwitchReply = z.infer<typeof switchReply>;
 

@@ -70,22 +70,3 @@ export function decodePacketBatch(payload: Buffer): WirePacket[] {
   if (o !== payload.length) throw new FrameError(o, `${payload.length - o} trailing bytes after ${count} packets`);
   return out;
 }
-
-/** The JSON form of a packet, for control messages (events, re-injection, packet-in). */
-export interface JsonPacket {
-  seq: number;
-  ts: [number, number];
-  ingressMs: number;
-  origLen: number;
-  linkType: number;
-  inPort: number;
-  data: string;
-}
-
-export function packetToJson(p: WirePacket): JsonPacket {
-  return { seq: p.seq, ts: [p.tsSec, p.tsNsec], ingressMs: p.ingressMs, origLen: p.origLen, linkType: p.linkType, inPort: p.inPort, data: p.data.toString('base64') };
-}
-
-export function packetFromJson(p: JsonPacket): WirePacket {
-  return { seq: p.seq, tsSec: p.ts[0], tsNsec: p.ts[1], ingressMs: p.ingressMs, origLen: p.origLen, linkType: p.linkType, inPort: p.inPort, data: Buffer.from(p.data, 'base64') };
-}

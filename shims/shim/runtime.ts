@@ -7,7 +7,7 @@ import { compileFilter, type CompiledFilter, matchPacket } from '../flow/filter.
 import { packetFlow } from '../flow/key.js';
 import type { EventAction, MbCounters, MbRequest, Scope } from '../protocol/messages.js';
 import { SCOPES } from '../protocol/messages.js';
-import { packetFromJson, type WirePacket } from '../protocol/packets.js';
+import type { WirePacket } from '../protocol/packets.js';
 import type { Partitioning } from '../protocol/descriptor.js';
 import { type AnyMiddlebox, ConfigError, type MiddleboxLogic, type PacketInput } from './definition.js';
 import { poolInstanceConfig } from './descriptor.js';
@@ -186,11 +186,10 @@ export class MiddleboxInstance {
       case 'disable-events':
         reply({ type: 'events-ack', id: req.id, released: this.disableEvents(req.filter) });
         return;
-      case 'process': {
-        this.reinject(req.packets.map(packetFromJson));
-        reply({ type: 'process-ack', id: req.id, count: req.packets.length });
+      case 'process':
+        // The batches before it on the link were re-injected as they came (see node.ts).
+        reply({ type: 'process-ack', id: req.id });
         return;
-      }
       case 'get-stats':
         reply({ type: 'stats', id: req.id, counters: this.stats(req.bytes === true) });
         return;

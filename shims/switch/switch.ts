@@ -11,7 +11,7 @@ import { compileFilter, type CompiledFilter, matchPacket } from '../flow/filter.
 import { type Address, parseAddress } from '../protocol/address.js';
 import { acceptPeers, type Peer } from '../protocol/connection.js';
 import { describeIssues, type SwitchRequest, SWITCH_REQUEST_TYPES, switchRequest, type SwitchStats } from '../protocol/messages.js';
-import { encodePacketBatch, packetToJson, type WirePacket } from '../protocol/packets.js';
+import { encodePacketBatch, type WirePacket } from '../protocol/packets.js';
 import { keepConnected, type Link } from '../protocol/reconnect.js';
 import type { TlsMaterial } from '../protocol/tls.js';
 import type { Logger } from '../log/logger.js';
@@ -59,7 +59,7 @@ export class SteeringSwitch {
   private readonly sinks = new Set<Peer>();
   private readonly egress = new Map<string, number>();
   private seq = 0;
-  private readonly stats = { received: 0, dropped: 0, toController: 0 };
+  private readonly stats = { received: 0, dropped: 0 };
   private readonly forwarded = new Map<string, number>();
   /** Per instance name: packets queued for it and dropped (its queue was full, or it died and lost its routes). */
   private readonly droppedQueued = new Map<string, number>();
@@ -199,10 +199,6 @@ export class SteeringSwitch {
     const a = e.rule.action;
     if (a.type === 'forward') {
       this.output(a.instance).batch.push(p);
-    } else if (a.type === 'controller') {
-      this.stats.toController++;
-      const json = packetToJson(p);
-      for (const c of this.controllers) c.send({ type: 'packet-in', packet: json });
     } else {
       this.stats.dropped++;
     }
@@ -351,7 +347,6 @@ export class SteeringSwitch {
       forwarded: Object.fromEntries(this.forwarded),
       dropped: this.stats.dropped,
       droppedQueued: Object.fromEntries(this.droppedQueued),
-      toController: this.stats.toController,
       held,
       rules: this.table.counters(),
       version: this.table.version,
