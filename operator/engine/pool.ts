@@ -10,7 +10,7 @@ import type { FlowFilter } from '../../shims/flow/filter.js';
 import type { Scope } from '../../shims/protocol/messages.js';
 import type { MiddleboxDescriptor } from '../../shims/protocol/descriptor.js';
 import type { Logger } from '../../shims/log/logger.js';
-import { applyStep, type Placement, type Step } from '../placement/plan.js';
+import { applyStep, failoverTarget, type Placement, type Step } from '../placement/plan.js';
 import type { BucketRouter } from '../routing/bucket-router.js';
 import type { MbController } from './controller.js';
 import type { Guarantee, OperationKind, OperationStatus, Optimizations } from './operation.js';
@@ -168,16 +168,11 @@ export class PoolExecutor {
     if (this.router.bucketsOf(to).length > 0) await this.router.route(share(to), to);
   }
 
-  /**
-   * The survivor a dead instance's flows fail over to: of the instances not `gone` (those that
-   * died with it), the one holding the fewest buckets (the first of those).
-   */
+  /** The survivor a dead instance's flows fail over to (see failoverTarget in placement/plan.ts). */
   failoverTarget(dead: string, gone: readonly string[] = [dead]): string {
-    const p = this.placement;
-    const survivors = p.instances.filter((i) => i !== dead && !gone.includes(i));
-    if (survivors.length === 0) throw new Error(`${dead} died and no instance is left to take its flows`);
-    const held = (i: string) => p.owner.filter((o) => o === i).length;
-    return survivors.reduce((a, b) => (held(b) < held(a) ? b : a));
+    const to = failoverTarget(this.placement, dead, gone);
+    if (to === null) throw new Error(`${dead} died and no instance is left to take its flows`);
+    return to;
   }
 
   /**

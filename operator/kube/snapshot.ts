@@ -6,7 +6,7 @@
 import { freeze, produce } from 'immer';
 import { DEFAULTS, type InstanceStatus, type MiddleboxPool, type MiddleboxPoolStatus, type PartitionKey } from '../api/types.js';
 import type { Guarantee, Optimizations } from '../engine/operation.js';
-import { plan, PlanError, type Placement, type Step } from '../placement/plan.js';
+import { plan, PlanError, withoutLost, type Placement, type Step } from '../placement/plan.js';
 import { joinsWave } from '../engine/pool.js';
 import type { PinnedRoute } from '../routing/bucket-router.js';
 import type { FlowFilter } from '../../shims/flow/filter.js';
@@ -117,15 +117,15 @@ export interface Confirmation {
 /**
  * Confirms the recorded state with the engine: `live` holds the connected instances with their
  * load. An instance that is gone loses its flows (`lastFlows` says how many it last held); its
- * buckets go, route only, round-robin to the survivors (or nowhere if none is left).
+ * buckets go, route only, to a survivor as in a failover (withoutLost; nowhere if none is left),
+ * and the next plan spreads them.
  */
 export function confirm(actual: ActualState, live: Map<string, InstanceLoad>, lastFlows: (instance: string) => number): Confirmation {
   const lost = actual.placement.instances.filter((i) => !live.has(i));
+  const placement = withoutLost(actual.placement, lost);
   const next = produce(actual, (d) => {
-    const survivors = d.placement.instances.filter((i) => live.has(i));
-    let k = 0;
-    d.placement.owner = d.placement.owner.map((o) => (o !== null && lost.includes(o) ? (survivors.length ? survivors[k++ % survivors.length] : null) : o));
-    d.placement.instances = survivors;
+    d.placement = placement as typeof d.placement;
+    const survivors = placement.instances;
     for (const name of lost) d.lostFlows += lastFlows(name);
     d.load = {};
     for (const name of survivors) d.load[name] = { ...live.get(name)! };

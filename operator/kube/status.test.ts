@@ -177,12 +177,12 @@ test('diff: a pin on an instance the plan would not create does not block the pl
   t.deepEqual(diff(d, actual(['web-0', 'web-0', 'web-0', 'web-0'])), []);
 });
 
-test('confirm: a vanished instance loses its flows and its buckets go to the survivors; the old snapshot is untouched', (t) => {
+test('confirm: a vanished instance loses its flows and its buckets go to the survivor with the fewest, as in a failover; the old snapshot is untouched', (t) => {
   const before = actual(['a', 'b', 'c', 'c']);
   const { actual: after, lost } = confirm(before, new Map([['a', { ready: true, packets: 1, flows: 1 }], ['b', { ready: true, packets: 2, flows: 2 }]]), () => 17);
   t.deepEqual(lost, ['c']);
   t.deepEqual(after.placement.instances, ['a', 'b']);
-  t.deepEqual(after.placement.owner, ['a', 'b', 'a', 'b']);
+  t.deepEqual(after.placement.owner, ['a', 'b', 'a', 'a']);
   t.is(after.lostFlows, 17);
   t.deepEqual(before.placement.owner, ['a', 'b', 'c', 'c']);
   const p = withPlacement(after, { ...after.placement, instances: ['a'], owner: ['a', 'a', 'a', 'a'] });

@@ -1,5 +1,5 @@
 import test, { type ExecutionContext } from 'ava';
-import { applyStep, initialPlacement, isBalanced, plan, PlanError, type Pin, type Placement, type PlanInput, type Step } from './plan.js';
+import { applyStep, failoverTarget, initialPlacement, isBalanced, plan, PlanError, type Pin, type Placement, type PlanInput, type Step, withoutLost } from './plan.js';
 
 /** A placement from instance → buckets; instances in key order. */
 const place = (buckets: number, owners: Record<string, number[]>): Placement => {
@@ -395,4 +395,30 @@ test('properties: 2000 random placements and replica changes, some interrupted a
   }
   t.log(`${plans} complete plans checked`);
   t.pass();
+});
+
+test('failoverTarget: the survivor owning the fewest buckets, the first of equals, never one that died too', (t) => {
+  const p = { buckets: 6, instances: ['a', 'b', 'c', 'd'], owner: ['a', 'a', 'b', 'c', 'c', 'd'] };
+  t.is(failoverTarget(p, 'a'), 'b');
+  t.is(failoverTarget(p, 'a', ['a', 'b']), 'd');
+  t.is(failoverTarget(p, 'd', ['a', 'b', 'c', 'd']), null);
+});
+
+test('withoutLost: every bucket of the lost instances goes to a survivor, in turn, and none is left unowned while one survives', (t) => {
+  const p = { buckets: 6, instances: ['a', 'b', 'c'], owner: ['a', 'a', 'b', 'c', 'c', 'c'] };
+  t.deepEqual(withoutLost(p, ['c']), { buckets: 6, instances: ['a', 'b'], owner: ['a', 'a', 'b', 'b', 'b', 'b'] });
+  t.deepEqual(withoutLost(p, ['a', 'c']).owner, ['b', 'b', 'b', 'b', 'b', 'b']);
+  t.deepEqual(withoutLost(p, ['a', 'b', 'c']), { buckets: 6, instances: [], owner: [null, null, null, null, null, null] });
+  t.is(withoutLost(p, []), p);
+  for (let n = 1; n <= 5; n++) {
+    const instances = Array.from({ length: n }, (_, i) => `i${i}`);
+    for (let mask = 1; mask < 2 ** n; mask++) {
+      const lost = instances.filter((_, i) => mask & (1 << i));
+      const q = { buckets: 12, instances, owner: Array.from({ length: 12 }, (_, b) => instances[b % n]) };
+      const r = withoutLost(q, lost);
+      t.deepEqual(r.instances, instances.filter((i) => !lost.includes(i)));
+      t.true(r.owner.every((o) => (r.instances.length === 0 ? o === null : o !== null && r.instances.includes(o))));
+      t.true(r.owner.every((o, b) => lost.includes(q.owner[b]!) || o === q.owner[b]), 'a survivor keeps its own buckets');
+    }
+  }
 });

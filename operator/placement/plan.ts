@@ -85,6 +85,29 @@ export function isBalanced(p: Placement): boolean {
 }
 
 /** The placement after a step; throws PlanError if the step does not apply to `p`. */
+/**
+ * The survivor a dead instance's buckets fail over to, route only: of the instances not `gone`
+ * (those that died with it), the one owning the fewest buckets (the first of those); null when
+ * none is left. The one rule for a failover and for an operator that finds instances gone.
+ */
+export function failoverTarget(p: Placement, dead: string, gone: readonly string[] = [dead]): string | null {
+  const survivors = p.instances.filter((i) => i !== dead && !gone.includes(i));
+  if (survivors.length === 0) return null;
+  const held = (i: string) => p.owner.filter((o) => o === i).length;
+  return survivors.reduce((a, b) => (held(b) < held(a) ? b : a));
+}
+
+/** The placement once `lost` instances are gone: each one's buckets at its failoverTarget, in turn (a plan may spread them after). */
+export function withoutLost(p: Placement, lost: readonly string[]): Placement {
+  let next = p;
+  for (const dead of lost) {
+    if (!next.instances.includes(dead)) continue;
+    const to = failoverTarget(next, dead, lost);
+    next = { ...next, instances: next.instances.filter((i) => i !== dead), owner: next.owner.map((o) => (o === dead ? to : o)) };
+  }
+  return next;
+}
+
 export function applyStep(p: Placement, s: Step): Placement {
   const live = (instance: string) => {
     if (!p.instances.includes(instance)) fail(`${s.kind}: ${show(instance)} is not a live instance`);
