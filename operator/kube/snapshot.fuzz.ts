@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { readdirSync, readFileSync } from 'node:fs';
 import { parse, parseAllDocuments } from 'yaml';
-import type { Properties } from '../../bench/fuzz-properties.js';
+import { jsonPaths, type JsonPath, type Properties, replacedAt } from '../../bench/fuzz-properties.js';
 import { type JSONSchemaProps, validate } from '../api/schema.js';
 import { PARTITION_KEYS, type MiddleboxPool, type MiddleboxPoolStatus } from '../api/types.js';
 import { PlanError } from '../placement/plan.js';
@@ -35,24 +35,9 @@ const STATUS: MiddleboxPoolStatus = {
   lostFlows: 0,
 };
 
-type Path = (string | number)[];
-function paths(v: unknown, at: Path = []): Path[] {
-  const out = [at];
-  if (Array.isArray(v)) v.forEach((x, i) => out.push(...paths(x, [...at, i])));
-  else if (v !== null && typeof v === 'object') for (const [k, x] of Object.entries(v)) out.push(...paths(x, [...at, k]));
-  return out;
-}
-function replaced(v: unknown, path: readonly (string | number)[], value: unknown): unknown {
-  if (path.length === 0) return value;
-  const base: unknown = v !== null && typeof v === 'object' ? v : {};
-  // A key that is not an index (a fuzzed "length", say) turns an array into a plain object.
-  const asArray = Array.isArray(base) && typeof path[0] === 'number';
-  const copy = (asArray ? [...(base as unknown[])] : { ...(base as object) }) as Record<string | number, unknown>;
-  copy[path[0]] = replaced(copy[path[0]], path.slice(1), value);
-  return copy;
-}
+
 /** A path as the API server prints it: spec.partitioning.pins[0].filter */
-const printed = (p: Path) => p.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? k : `.${k}`)).join('');
+const printed = (p: JsonPath) => p.map((k, i) => (typeof k === 'number' ? `[${k}]` : i === 0 ? k : `.${k}`)).join('');
 
 const odd = fc.oneof(
   fc.jsonValue(),
@@ -63,9 +48,9 @@ const mutatedSpec = fc.record({ pick: fc.nat(), where: fc.nat(), value: odd, ext
   .map(({ pick, where, value, extraKey }) => {
     const { samples } = load();
     const sample = samples[pick % samples.length];
-    const ps = paths(sample.spec).map((p) => ['spec', ...p]);
-    const at = [...ps[where % ps.length], ...(extraKey === null ? [] : [extraKey])];
-    return { pool: replaced(sample, at, value) as MiddleboxPool, at };
+    const ps = jsonPaths(sample.spec).map((p) => ['spec', ...p]);
+    const at: JsonPath = [...ps[where % ps.length], ...(extraKey === null ? [] : [extraKey])];
+    return { pool: replacedAt(sample, at, value) as MiddleboxPool, at };
   });
 
 /** desiredState and diff on a pool the schema admits: a desired state, steps, or a PlanError. */
@@ -96,9 +81,9 @@ export const PROPERTIES: Properties = {
     mutatedSpec, fc.nat(), fc.nat(), odd,
     ({ pool }, statusWhere, statusKey, statusValue) => {
       if (validate(pool, load().schema).length > 0) return;
-      const ps = paths(STATUS);
+      const ps = jsonPaths(STATUS);
       readAndPlan(pool, STATUS);
-      readAndPlan(pool, replaced(STATUS, [...ps[statusWhere % ps.length], ...(statusKey % 3 === 0 ? ['x'] : [])], statusValue));
+      readAndPlan(pool, replacedAt(STATUS, [...ps[statusWhere % ps.length], ...(statusKey % 3 === 0 ? ['x'] : [])], statusValue));
     },
   ),
 };

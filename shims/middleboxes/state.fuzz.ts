@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { deepStrictEqual } from 'node:assert/strict';
 import { join } from 'node:path';
-import type { Properties } from '../../bench/fuzz-properties.js';
+import { jsonPaths, type Properties, replacedAt } from '../../bench/fuzz-properties.js';
 import { readCaptureFile, type CapturedPacket } from '../flow/pcap.js';
 import { type Chunk, type Scope, SCOPES } from '../protocol/messages.js';
 import type { WirePacket } from '../protocol/packets.js';
@@ -60,22 +60,6 @@ function sampleChunks(type: string): Record<Scope, Chunk[]> {
   return s;
 }
 
-/** Every path into a JSON value, the root included. */
-function paths(v: unknown, at: (string | number)[] = []): (string | number)[][] {
-  const out = [at];
-  if (Array.isArray(v)) v.forEach((x, i) => out.push(...paths(x, [...at, i])));
-  else if (v !== null && typeof v === 'object') for (const [k, x] of Object.entries(v)) out.push(...paths(x, [...at, k]));
-  return out;
-}
-
-/** A copy of `v` with the value at `path` replaced. */
-function replaced(v: unknown, path: readonly (string | number)[], value: unknown): unknown {
-  if (path.length === 0) return value;
-  const copy = (Array.isArray(v) ? [...v] : { ...(v as object) }) as Record<string | number, unknown>;
-  copy[path[0]] = replaced(copy[path[0]], path.slice(1), value);
-  return copy;
-}
-
 const TYPES = Object.keys(MIDDLEBOXES);
 const oddValues = fc.oneof(
   fc.jsonValue(),
@@ -93,8 +77,8 @@ const nearValidChunk = fc.record({
   const chunks = sampleChunks(type)[scope];
   if (chunks.length === 0) return { type, scope, chunk: { scope, key: null, state: value } as unknown };
   const chunk = chunks[pick % chunks.length];
-  const ps = paths(chunk);
-  return { type, scope, chunk: replaced(chunk, ps[where % ps.length], value) };
+  const ps = jsonPaths(chunk);
+  return { type, scope, chunk: replacedAt(chunk, ps[where % ps.length], value) };
 });
 
 /** A put is applied, or refused with a StateError naming the chunk; accepted state keeps working. */

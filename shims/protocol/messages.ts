@@ -198,3 +198,21 @@ export function describeIssues(error: z.ZodError): string {
     .map((i) => `${i.path.length ? i.path.join('.') : '(message)'}: ${i.message}`)
     .join('; ');
 }
+
+/** A request as read at a server's boundary: validated, or the error reply it earns. */
+export type ReadRequest<T> = { ok: true; request: T } | { ok: false; reply: { type: 'error'; id: number | null; cause: ErrorCause; message: string } };
+
+/**
+ * Validates one request against `schema`: a frame that did not decode (an Error) or a value that
+ * does not validate is `malformed`, a type the server does not know is `unsupported`, each reply
+ * carrying the request's id when it had one.
+ */
+export function readRequest<T>(schema: z.ZodType<T>, types: ReadonlySet<string>, msg: unknown): ReadRequest<T> {
+  if (msg instanceof Error) return { ok: false, reply: { type: 'error', id: null, cause: 'malformed', message: msg.message } };
+  const m = msg !== null && typeof msg === 'object' ? (msg as { id?: unknown; type?: unknown }) : {};
+  const id = typeof m.id === 'number' ? m.id : null;
+  if (typeof m.type === 'string' && !types.has(m.type)) return { ok: false, reply: { type: 'error', id, cause: 'unsupported', message: `unknown message type "${m.type}"` } };
+  const parsed = schema.safeParse(msg);
+  if (!parsed.success) return { ok: false, reply: { type: 'error', id, cause: 'malformed', message: describeIssues(parsed.error) } };
+  return { ok: true, request: parsed.data };
+}

@@ -6,7 +6,7 @@
 import type { Address } from '../protocol/address.js';
 import type { Partitioning } from '../protocol/descriptor.js';
 import type { Peer } from '../protocol/connection.js';
-import { describeIssues, MB_REQUEST_TYPES, mbRequest } from '../protocol/messages.js';
+import { MB_REQUEST_TYPES, mbRequest, readRequest } from '../protocol/messages.js';
 import { encodePacketBatch, type WirePacket } from '../protocol/packets.js';
 import { keepConnected, type Link } from '../protocol/reconnect.js';
 import type { TlsMaterial } from '../protocol/tls.js';
@@ -40,22 +40,9 @@ export interface MiddleboxNode {
 
 /** Validates one southbound message and serves it; malformed or unknown messages get an error. */
 export function serveSouthbound(mb: MiddleboxInstance, peer: Peer, msg: unknown): void {
-  const id = msg !== null && typeof msg === 'object' && typeof (msg as { id?: unknown }).id === 'number' ? (msg as { id: number }).id : null;
-  if (msg instanceof Error) {
-    peer.send({ type: 'error', id: null, cause: 'malformed', message: msg.message });
-    return;
-  }
-  const type = msg !== null && typeof msg === 'object' ? (msg as { type?: unknown }).type : undefined;
-  if (typeof type === 'string' && !MB_REQUEST_TYPES.has(type)) {
-    peer.send({ type: 'error', id, cause: 'unsupported', message: `unknown message type "${type}"` });
-    return;
-  }
-  const parsed = mbRequest.safeParse(msg);
-  if (!parsed.success) {
-    peer.send({ type: 'error', id, cause: 'malformed', message: describeIssues(parsed.error) });
-    return;
-  }
-  mb.handle(parsed.data, (reply) => peer.send(reply));
+  const r = readRequest(mbRequest, MB_REQUEST_TYPES, msg);
+  if (r.ok) mb.handle(r.request, (reply) => peer.send(reply));
+  else peer.send(r.reply);
 }
 
 /**

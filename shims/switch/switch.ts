@@ -10,7 +10,7 @@ import { decode } from '../flow/decode.js';
 import { compileFilter, type CompiledFilter, matchPacket } from '../flow/filter.js';
 import { type Address, parseAddress } from '../protocol/address.js';
 import { acceptPeers, type Peer } from '../protocol/connection.js';
-import { describeIssues, type SwitchRequest, SWITCH_REQUEST_TYPES, switchRequest, type SwitchStats } from '../protocol/messages.js';
+import { readRequest, type SwitchRequest, SWITCH_REQUEST_TYPES, switchRequest, type SwitchStats } from '../protocol/messages.js';
 import { encodePacketBatch, type WirePacket } from '../protocol/packets.js';
 import { keepConnected, type Link } from '../protocol/reconnect.js';
 import type { TlsMaterial } from '../protocol/tls.js';
@@ -263,25 +263,15 @@ export class SteeringSwitch {
   }
 
   private serve(peer: Peer, msg: unknown): void {
-    const m = msg as { id?: unknown; type?: unknown };
-    const id = m !== null && typeof m === 'object' && typeof m.id === 'number' ? m.id : null;
-    if (msg instanceof Error) {
-      peer.send({ type: 'error', id: null, cause: 'malformed', message: msg.message });
-      return;
-    }
-    if (typeof m?.type === 'string' && !SWITCH_REQUEST_TYPES.has(m.type)) {
-      peer.send({ type: 'error', id, cause: 'unsupported', message: `unknown message type "${m.type}"` });
-      return;
-    }
-    const parsed = switchRequest.safeParse(msg);
-    if (!parsed.success) {
-      peer.send({ type: 'error', id, cause: 'malformed', message: describeIssues(parsed.error) });
+    const r = readRequest(switchRequest, SWITCH_REQUEST_TYPES, msg);
+    if (!r.ok) {
+      peer.send(r.reply);
       return;
     }
     try {
-      peer.send(this.handle(parsed.data));
+      peer.send(this.handle(r.request));
     } catch (e) {
-      peer.send({ type: 'error', id, cause: e instanceof TableError ? 'malformed' : 'internal', message: (e as Error).message });
+      peer.send({ type: 'error', id: r.request.id, cause: e instanceof TableError ? 'malformed' : 'internal', message: (e as Error).message });
     }
   }
 
