@@ -7,7 +7,7 @@
  */
 import { ChunkCache, mergeCaches } from './cache.js';
 import { CHUNK_ID_LIMIT, chunkId } from './chunker.js';
-import { MAX_CHUNK } from './config.js';
+import { MAX_CACHE_BYTES, MAX_CHUNK } from './config.js';
 
 export interface FlowCounters {
   /** Packets with a TCP/UDP payload, all encoded. */
@@ -59,6 +59,8 @@ function decodeCache(j: unknown): ChunkCache {
   const { limit, clock, entries, ...rest } = j as Record<string, unknown>;
   if (Object.keys(rest).length > 0) throw new Error(`unknown cache field(s): ${Object.keys(rest).join(', ')}`);
   if (!isCount(limit) || !isCount(clock)) throw new Error('limit and clock must be non-negative integers');
+  // The cache's arena is allocated from the limit: a chunk must not be able to ask for gigabytes.
+  if (limit > MAX_CACHE_BYTES) throw new Error(`limit ${limit} exceeds the largest cache, ${MAX_CACHE_BYTES} bytes`);
   if (!Array.isArray(entries)) throw new Error('entries must be an array of [id, stamp, base64 bytes]');
   const cache = new ChunkCache(limit);
   let lastStamp = 0;
