@@ -53,9 +53,12 @@ export function baseOptions(middlebox: string, trace: string) {
   return { middlebox, trace, pace, config: {}, log: silentLogger, interactive: false, noTimeline: true };
 }
 
-export async function checkScaled(middlebox: string, trace: string, guarantee: Guarantee, reference?: Report, schedule = SCHEDULE): Promise<Verdict> {
+/** `seconds`: how long the traffic lasts (default about two, see baseOptions). */
+export async function checkScaled(middlebox: string, trace: string, guarantee: Guarantee, reference?: Report, schedule = SCHEDULE, seconds?: number): Promise<Verdict> {
   reference ??= await unscaledRun(middlebox, trace);
-  const scaled = await runLocal({ ...baseOptions(middlebox, trace), out: mkdtempSync(join(tmpdir(), 'openmb-scaled-')), replicas: 1, schedule, guarantee });
+  const base = baseOptions(middlebox, trace);
+  const pace = seconds === undefined ? base.pace : { kind: 'rate' as const, pps: Math.ceil(readCaptureFile(trace).packets.length / seconds) };
+  const scaled = await runLocal({ ...base, pace, out: mkdtempSync(join(tmpdir(), 'openmb-scaled-')), replicas: 1, schedule, guarantee });
   const problems: string[] = [];
   const notes: Record<string, unknown> = {};
   const p = scaled.packets;

@@ -29,7 +29,8 @@ for (const [trace, types] of SLICE) {
 
 test.serial('with guarantee none, the report shows what the moves lost', async (t) => {
   // Every packet of this SYN flood opens a flow, so flows opened at a source between its get
-  // and its delete are certain to be lost when nothing holds them.
-  const v = await checkScaled('monitor', tracePath('stopddos_pkt.TCP.synflood.spoofed.pcap'), 'none');
+  // and its delete are certain to be lost when nothing holds them. Eight seconds of traffic, so
+  // the moves run while it flows even when starting instances is slow on a loaded machine.
+  const v = await checkScaled('monitor', tracePath('stopddos_pkt.TCP.synflood.spoofed.pcap'), 'none', undefined, undefined, 8);
   t.true(v.problems.some((p) => p.startsWith('flows:')), `expected flow records to differ, got ${JSON.stringify(v.problems)}`);
 });
