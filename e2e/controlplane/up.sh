@@ -37,10 +37,12 @@ BIN="${KUBE_BIN_DIR:-$("$HERE/build.sh")}"
 
 # --- ports: env override > remembered in DIR/ports.env > a free port --------
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# Below the kernel's ephemeral range (32768 and up by default): a port found free there can be
+# taken as the source port of any outgoing connection before the component binds it.
 free_port() {
   local p
   for _ in $(seq 100); do
-    p=$((20000 + RANDOM % 20000))
+    p=$((20000 + RANDOM % 12000))
     [[ " $USED " != *" $p "* ]] && port_free "$p" && { echo "$p"; return; }
   done
 }

@@ -85,8 +85,8 @@ pass "kubectl apply -f manifests/crds/; namespace $NS"
 
 port_free() { ! (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 free_port() {
-  local p=$((20000 + RANDOM % 20000))
-  until port_free "$p"; do p=$((20000 + RANDOM % 20000)); done
+  local p=$((20000 + RANDOM % 12000))
+  until port_free "$p"; do p=$((20000 + RANDOM % 12000)); done
   echo "$p"
 }
 CONTROLLER_PORT=$(free_port)

@@ -123,7 +123,7 @@ in_subnet() { [[ $1 == "${POD_SUBNET%.*/*}".* ]]; }
 SECURE='{runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}, seccompProfile: {type: RuntimeDefault}}'
 
 # A listener on the host at NODE_IP standing in for the controller: it records who connects.
-CTRL_PORT=$((20000 + RANDOM % 20000))
+CTRL_PORT=$((20000 + RANDOM % 12000))
 node -e "
   const fs = require('fs');
   require('net').createServer((s) => { fs.appendFileSync('$WORK/controller.log', s.remoteAddress + '\n'); s.destroy(); })

@@ -73,8 +73,8 @@ pass "kubectl apply -f manifests/crds/; namespace $NS"
 
 # --- the operator, on this machine; its MB controller where the Pods reach it ---------------
 port_free() { ! (exec 3<>"/dev/tcp/$CONTROLLER_HOST/$1") 2>/dev/null; }
-CONTROLLER_PORT=$((20000 + RANDOM % 20000))
-until port_free "$CONTROLLER_PORT"; do CONTROLLER_PORT=$((20000 + RANDOM % 20000)); done
+CONTROLLER_PORT=$((20000 + RANDOM % 12000))
+until port_free "$CONTROLLER_PORT"; do CONTROLLER_PORT=$((20000 + RANDOM % 12000)); done
 head -c 24 /dev/urandom | base64 >"$WORK/secret"
 start_operator() {
   "${OPENMB[@]}" operator --runtime pod --controller-listen "$CONTROLLER_HOST:$CONTROLLER_PORT" \

@@ -89,8 +89,8 @@ pass "CRDs applied; namespace $NS"
 
 # --- the operator with its webhook, on this machine --------------------------------------------
 port_free() { ! (exec 3<>"/dev/tcp/$CONTROLLER_HOST/$1") 2>/dev/null; }
-CONTROLLER_PORT=$((20000 + RANDOM % 20000))
-until port_free "$CONTROLLER_PORT"; do CONTROLLER_PORT=$((20000 + RANDOM % 20000)); done
+CONTROLLER_PORT=$((20000 + RANDOM % 12000))
+until port_free "$CONTROLLER_PORT"; do CONTROLLER_PORT=$((20000 + RANDOM % 12000)); done
 head -c 24 /dev/urandom | base64 >"$WORK/secret"
 "${OPENMB[@]}" operator --runtime pod --controller-listen "$CONTROLLER_HOST:$CONTROLLER_PORT" --controller-address "$CONTROLLER_HOST:$CONTROLLER_PORT" \
   --image "$IMAGE" --secret-file "$WORK/secret" --http 127.0.0.1:0 --state-dir "$WORK/state" --namespace "$NS" --leader-elect --lease-namespace "$NS" \
