@@ -184,7 +184,15 @@ replay nat "$NAT_TRACE"
 NAT_REPLAY=$!
 replay re "$RE_TRACE"
 RE_REPLAY=$!
-sleep 3
+# Scale once each pool's instance holds some flows (its status, sampled every few seconds), so the
+# moves have flows to carry: the first seconds of a capture may open few, all in buckets that stay.
+holds_flows() {
+  local a b
+  a=$(field nat '{.status.instances[0].flows}')
+  b=$(field re '{.status.instances[0].flows}')
+  ((${a:-0} >= 20 && ${b:-0} >= 20))
+}
+wait_until 60 "both pools hold 20 flows" holds_flows
 for n in 3 2; do
   k scale mbp/nat mbp/re --replicas="$n" >/dev/null || fail "kubectl scale --replicas=$n"
   log "kubectl scale mbp/nat mbp/re --replicas=$n"
