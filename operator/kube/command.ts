@@ -33,7 +33,8 @@ const inCluster = () => process.env.KUBERNETES_SERVICE_HOST !== undefined;
 export function operatorCommand(): Command {
   return new Command('operator')
     .description('run the Kubernetes operator: reconcile MiddleboxPools (scale, with each step a StateOperation) and user StateOperations')
-    .addOption(new Option('--runtime <runtime>', 'where switches and instances run: pod = Pods owned by each pool; process = child processes of the operator (no kubelet needed)')
+    .addOption(new Option('--runtime <runtime>', 'where switches and instances run: pod = Pods owned by each pool; process = local processes started by the operator, '
+      + 'which outlive it and are adopted by the next operator on the same --state-dir (no kubelet needed)')
       .choices(['pod', 'process']).default(inCluster() ? 'pod' : 'process', 'pod in a cluster, else process'))
     .option('--controller-listen <host:port>', 'pod runtime: where the MB controller accepts instances and switches', hostPortOf('--controller-listen', '0.0.0.0:7100'), { host: '0.0.0.0', port: 7100 })
     .option('--controller-address <host:port>', 'pod runtime: the address Pods dial to reach the controller (a Service, or the node\'s address) (default: $OPENMB_CONTROLLER_ADDRESS)')
@@ -63,7 +64,7 @@ export function operatorCommand(): Command {
       + 'and written there, and ca.crt is the configuration\'s caBundle (default: STATE_DIR/webhook)')
     .option('--webhook-names <names>', 'DNS names and IPs, comma-separated, a made webhook certificate carries besides localhost and 127.0.0.1 (the Service\'s NAME.NAMESPACE.svc, which the API server checks)',
       commaList, [])
-    .option('--state-dir <dir>', 'logs of pool processes and drained outputs', join(tmpdir(), 'openmb-operator'))
+    .option('--state-dir <dir>', 'logs of pool processes and drained outputs; process runtime: each pool\'s data plane record (STATE_DIR/NAMESPACE/NAME/data-plane.json)', join(tmpdir(), 'openmb-operator'))
     .option('--leader-elect', 'take a coordination.k8s.io Lease before reconciling (for more than one replica)')
     .option('--lease-namespace <ns>', 'namespace of the leader Lease, and of the operator\'s own Secrets', process.env.POD_NAMESPACE ?? 'default')
     .option('--lease-name <name>', 'name of the leader Lease', 'openmb-operator')
@@ -75,8 +76,9 @@ export function operatorCommand(): Command {
     .addHelpText('after', `
 The pod runtime runs, for each MiddleboxPool, a steering switch Pod and one Pod per instance,
 owned by the pool; they dial the controller at --controller-address. The process runtime runs the
-same programs as child processes of this one. Either way the pool's status.switch.address says
-where \`openmb replay --switch ADDRESS\` sends traffic, with the same secret.
+same programs as local processes, detached from this one so they outlive it (the next operator on
+the same --state-dir adopts them; deleting the pool stops them). Either way the pool's
+status.switch.address says where \`openmb replay --switch ADDRESS\` sends traffic, with the same secret.
 
 Example:
   kubectl apply -f manifests/crds/
@@ -111,7 +113,7 @@ Example:
           tls, tlsSecretName: o.tlsSecret, log,
         });
       } else {
-        runtime = new ProcessRuntime({ secret, logDir: o.stateDir, log });
+        runtime = new ProcessRuntime({ secret, logDir: o.stateDir, log, outlive: true });
       }
       let metricsApi;
       if (o.metricsApi) {
@@ -137,7 +139,7 @@ Example:
       const stop = (code: number) => {
         if (stopping) return;
         stopping = true;
-        log.info(o.runtime === 'pod' ? 'stopping: the pools\' Pods keep running for the next operator' : 'stopping: every pool process started here stops too');
+        log.info(o.runtime === 'pod' ? 'stopping: the pools\' Pods keep running for the next operator' : 'stopping: the pools\' processes keep running for the next operator on this --state-dir');
         operator.stop().finally(() => process.exit(code));
       };
       for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => stop(0));

@@ -1,9 +1,13 @@
 /**
  * The process runtime: for each MiddleboxPool, a LocalCluster — a steering switch and the
- * pool's instances as child processes of the operator (the same `openmb switch` / `openmb mb`
- * processes `openmb local` starts), and the pool's MB controller in the operator, on loopback.
- * Traffic sources send to the switch's Unix socket with the operator's shared secret. Used where
- * no kubelet runs (the e2e control plane); a flag selects it.
+ * pool's instances as processes (the same `openmb switch` / `openmb mb` processes `openmb local`
+ * starts), and the pool's MB controller in the operator, on loopback. Traffic sources send to the
+ * switch's Unix socket with the operator's shared secret. Used where no kubelet runs (the e2e
+ * control plane); a flag selects it.
+ *
+ * With `outlive`, as the operator runs it, the processes are detached and recorded in the pool's
+ * state directory: they keep forwarding and processing while no operator runs (a crash, a
+ * restart, a lost lease), and the next operator adopts them and re-learns the switch's table.
  */
 import { join } from 'node:path';
 import { MbController } from '../engine/controller.js';
@@ -19,9 +23,13 @@ import { BoundedMap } from './bounded-map.js';
 
 export interface ProcessRuntimeOptions {
   secret: string;
-  /** Logs go to DIR/<namespace>/<pool>/<process>.log. */
+  /** Logs go to DIR/<namespace>/<pool>/<process>.log (and, with `outlive`, the pool's data plane record beside them). */
   logDir: string;
   log: Logger;
+  /** The processes outlive the operator, and a later operator on the same directory adopts them. */
+  outlive?: boolean;
+  /** How long an adopted data plane's processes get to reconnect. */
+  adoptTimeoutMs?: number;
 }
 
 /** One pool's data plane: a LocalCluster (switch and instance processes) with the pool's routing and MB controller. */
@@ -57,15 +65,22 @@ class ProcessPool implements PoolEngine {
     await settleInstances(() => this.cluster.sw, () => instances.map((n) => this.session(n)).filter((x): x is MbSession => x !== undefined), { timeoutMs });
   }
 
-  /** The children end with the operator: a process runtime does not outlive it. */
+  /** With `outlive` the processes keep running for the next operator; else they end with this one. */
   detach(): Promise<void> {
-    return this.cluster.stop();
+    return this.cluster.detach();
   }
 
   static async start(spec: EngineSpec, o: ProcessRuntimeOptions): Promise<ProcessPool> {
     const log = o.log.child({ pool: spec.pool });
-    const cluster = await LocalCluster.start({ log, logDir: join(o.logDir, ...spec.pool.split('/')), pool: spec.pool, secret: o.secret });
-    return new ProcessPool(spec, cluster, log);
+    const dir = join(o.logDir, ...spec.pool.split('/'));
+    const cluster = await LocalCluster.start({ log, logDir: dir, pool: spec.pool, secret: o.secret, ...(o.outlive ? { stateDir: dir, adoptTimeoutMs: o.adoptTimeoutMs } : {}) });
+    const engine = new ProcessPool(spec, cluster, log);
+    if (cluster.adoption) {
+      // Routes as the switch has them, not as a fresh router would install them.
+      await engine.router.learn();
+      log.info({ ...cluster.adoption, routedBuckets: engine.router.owner.filter((x) => x !== null).length }, 'adopted the pool\'s running data plane');
+    }
+    return engine;
   }
 }
 

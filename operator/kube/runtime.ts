@@ -48,7 +48,11 @@ export interface PoolEngine {
   settle(instances: string[], timeoutMs?: number): Promise<void>;
   /** Stops every process (or deletes every Pod) of the pool: it is being deleted. */
   stop(): Promise<void>;
-  /** The operator is going away: it lets go of the pool; Pods keep running, local processes stop with it. */
+  /**
+   * The operator is going away (stopped, or it lost the lease): it lets go of the pool, whose data
+   * plane keeps running for the next operator to adopt (Pods; the operator's detached processes).
+   * Only a data plane that cannot outlive this process (openmb local's) stops.
+   */
   detach(): Promise<void>;
 }
 

@@ -3,7 +3,7 @@
  * the previous one) and a new file starts, so a long-running pool keeps at most twice the bound
  * on disk per process, and the newest lines are always in `<file>`.
  */
-import { createWriteStream, renameSync, type WriteStream } from 'node:fs';
+import { copyFileSync, createWriteStream, renameSync, statSync, truncateSync, type WriteStream } from 'node:fs';
 import { Writable } from 'node:stream';
 
 /** Per process: enough for hours of info-level logging, little enough for many instances. */
@@ -37,4 +37,23 @@ export class BoundedLogFile extends Writable {
   override _final(done: (e?: Error | null) => void): void {
     this.out.end(done);
   }
+}
+
+/**
+ * The bound for a log a detached process writes itself (appending): past `maxBytes` the file is
+ * copied to `<file>.1` and emptied in place, and the process's next write lands at its start.
+ * Lines written between the copy and the truncation are lost; that is the price of not holding
+ * the process's output in a pipe that would die with its supervisor.
+ */
+export function trimAppendedLog(path: string, maxBytes = MAX_LOG_BYTES): boolean {
+  let size: number;
+  try {
+    size = statSync(path).size;
+  } catch {
+    return false;
+  }
+  if (size <= maxBytes) return false;
+  copyFileSync(path, `${path}.1`);
+  truncateSync(path, 0);
+  return true;
 }
