@@ -91,7 +91,8 @@ finish_replay() {
 
 # end_suite RC: what every suite does on exit before its cluster goes: stop the replay, show the
 # operator's log and the namespace on failure, delete the pools while the operator still runs
-# (so their finalizer does not hold the namespace), stop the operator, delete the namespace.
+# (so their finalizer does not hold the namespace), stop the operator and any pool processes it
+# left ($WORK/state is the suites' --state-dir), delete the namespace.
 end_suite() {
   local rc=$1
   [[ -n ${REPLAY_PID:-} ]] && kill "$REPLAY_PID" 2>/dev/null
@@ -109,6 +110,8 @@ end_suite() {
     for _ in $(seq 50); do kill -0 "$OPERATOR_PID" 2>/dev/null || break; sleep 0.2; done
     kill -9 "$OPERATOR_PID" 2>/dev/null
   fi
+  # The process runtime's switches and instances outlive the operator: what it left runs no more.
+  [[ -d $WORK/state ]] && node "$ROOT/e2e/lib/stop-data-planes.mjs" "$WORK/state" | sed 's/^/    left running, stopped: /'
   kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1
 }
 

@@ -8,7 +8,9 @@
 # --runtime process`, runs the trace through one unscaled instance (`openmb local`) as the
 # reference, applies a monitor pool, replays the trace into the pool's switch while
 # `kubectl scale` takes it 1 -> 3 -> 2, waits each time until every StateOperation is Succeeded
-# and the pool is Ready=True at its generation, compares the pool's outputs with the reference,
+# and the pool is Ready=True at its generation (at 3, SIGKILLs the operator and starts another:
+# it must adopt the same switch and instance processes, with no instance lost and the pool Ready
+# throughout), compares the pool's outputs with the reference,
 # moves one server's flows with a StateOperation of its own, and deletes the pool: the finalizer
 # drains it, its StateOperations are garbage-collected, its processes stop. Before the operator,
 # two leader candidates whose clocks are 180 s apart contend for a Lease (leader-skew.mjs).
@@ -64,13 +66,16 @@ pass "leader election: $skew"
 
 # --- the operator ------------------------------------------------------------------
 head -c 24 /dev/urandom | base64 >"$WORK/secret"
-"${OPENMB[@]}" operator --runtime process --secret-file "$WORK/secret" --http 127.0.0.1:0 --state-dir "$WORK/state" \
-  --namespace "$NS" --leader-elect --lease-namespace "$NS" >"$WORK/operator.log" 2>&1 &
-OPERATOR_PID=$!
-http_address() { sed -n 's/^http \(.*\)$/\1/p' "$WORK/operator.log" | head -n 1; }
+http_address() { sed -n 's/^http \(.*\)$/\1/p' "$WORK/operator.log" 2>/dev/null | head -n 1; }
 has_http() { [[ -n $(http_address) ]]; }
-wait_until 60 "operator started" has_http
-HTTP="http://$(http_address)"
+start_operator() {
+  "${OPENMB[@]}" operator --runtime process --secret-file "$WORK/secret" --http 127.0.0.1:0 --state-dir "$WORK/state" \
+    --namespace "$NS" --leader-elect --lease-namespace "$NS" >"$WORK/operator.log" 2>&1 &
+  OPERATOR_PID=$!
+  wait_until 60 "operator started" has_http
+  HTTP="http://$(http_address)"
+}
+start_operator
 curl -sf "$HTTP/healthz" >/dev/null || fail "operator /healthz"
 pass "operator running (pid $OPERATOR_PID, $HTTP, leader of lease $NS/openmb-operator)"
 
@@ -99,6 +104,40 @@ check_scaled 3
 [[ -z $(failed_ops) ]] || fail "failed operations: $(failed_ops)"
 kill -0 "$REPLAY_PID" 2>/dev/null && log "(traffic still flowing)"
 
+# --- the operator SIGKILLed while the pool is Ready: its processes go on, the next operator adopts them
+RECORD="$WORK/state/$NS/$POOL/data-plane.json"
+[[ -f $RECORD ]] || fail "no data plane record at $RECORD"
+recorded_pids() { node -e '
+  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  console.log([`switch=${r.switch.pid}`, ...r.instances.map((i) => `${i.name}=${i.pid}`)].sort().join(" "));
+' "$RECORD"; }
+ready_since() { pool_field '{.status.conditions[?(@.type=="Ready")].lastTransitionTime}'; }
+lost_events() { k get events --field-selector involvedObject.kind=MiddleboxPool,reason=InstanceLost -o name | wc -l; }
+PIDS_BEFORE=$(recorded_pids)
+move_names() { k get sop -o jsonpath='{range .items[?(@.spec.kind=="move")]}{.metadata.name}{"\n"}{end}' | sort; }
+MOVES_BEFORE_RESTART=$(move_names)
+INSTANCES_BEFORE=$(pool_field '{.status.instances[*].name}')
+LOST_BEFORE=$(pool_field '{.status.lostFlows}')
+READY_SINCE=$(ready_since)
+kill -0 "$REPLAY_PID" 2>/dev/null && UNDER_TRAFFIC="under traffic" || UNDER_TRAFFIC="after the replay ended"
+kill -9 "$OPERATOR_PID"
+wait "$OPERATOR_PID" 2>/dev/null || true
+OPERATOR_PID=""
+sleep 2
+for entry in $PIDS_BEFORE; do kill -0 "${entry#*=}" 2>/dev/null || fail "${entry%=*} (pid ${entry#*=}) died with the operator"; done
+pass "operator SIGKILLed $UNDER_TRAFFIC: the switch and instances still run ($PIDS_BEFORE)"
+mv "$WORK/operator.log" "$WORK/operator-1.log"
+start_operator
+adopted() { grep -q '"msg":"adopted the pool'"'"'s running data plane"' "$WORK/operator.log"; }
+wait_until "$TIMEOUT" "the restarted operator adopts the pool's data plane" adopted
+check_scaled 3
+[[ $(recorded_pids) == "$PIDS_BEFORE" ]] || fail "the processes changed across the restart: $PIDS_BEFORE -> $(recorded_pids)"
+[[ $(pool_field '{.status.instances[*].name}') == "$INSTANCES_BEFORE" ]] || fail "the instances changed: $INSTANCES_BEFORE -> $(pool_field '{.status.instances[*].name}')"
+[[ $(pool_field '{.status.lostFlows}') == "$LOST_BEFORE" ]] || fail "lostFlows changed: $LOST_BEFORE -> $(pool_field '{.status.lostFlows}')"
+[[ $(lost_events) == 0 ]] || fail "InstanceLost events after the restart: $(k get events --field-selector reason=InstanceLost -o jsonpath='{.items[*].message}')"
+[[ $(ready_since) == "$READY_SINCE" ]] || fail "the pool's Ready condition changed at $(ready_since) (it was Ready since $READY_SINCE)"
+pass "the restarted operator (pid $OPERATOR_PID) adopted the same processes and instances ($INSTANCES_BEFORE); lostFlows ${LOST_BEFORE:-unset}, no InstanceLost, Ready since $READY_SINCE"
+
 k scale mbp/"$POOL" --replicas=2 >/dev/null || fail "kubectl scale --replicas=2"
 log "kubectl scale mbp/$POOL --replicas=2"
 check_scaled 2
@@ -121,7 +160,10 @@ curl -sf -H "Authorization: Bearer $(cat "$WORK/secret")" "$HTTP/pools/$NS/$POOL
 same_outputs "$WORK/outputs.json" "scaled 1 -> 3 -> 2"
 pass "outputs of the pool scaled 1 -> 3 -> 2 ($SENT packets) equal the unscaled run's"
 
-# --- the pool's live timeline: the page open, its stream for the token, every move the reconciler ran
+# --- the pool's live timeline: the page open, its stream for the token, every move the restarted
+# operator ran (a timeline is the memory of the operator that serves it)
+MOVES_SINCE_RESTART=$(comm -13 <(echo "$MOVES_BEFORE_RESTART") <(move_names) | grep -c . || true)
+((MOVES_SINCE_RESTART > 0)) || fail "no move after the operator's restart"
 TIMELINE="$HTTP/pools/$NS/$POOL/timeline"
 curl -sf "$TIMELINE" | grep -q '"token":true' || fail "GET $TIMELINE (the page)"
 [[ $(curl -s -o /dev/null -w '%{http_code}' "$TIMELINE/events") == 401 ]] || fail "the timeline's stream answered without the token"
@@ -132,9 +174,9 @@ TIMELINE_SEEN=$(node --input-type=module -e '
   const ops = new Map(history.filter((m) => m.type === "operation").map((m) => [m.op.id, m.op]));
   const placement = history.filter((m) => m.type === "placement").pop();
   const moves = [...ops.values()].filter((o) => o.kind === "move");
-  if (moves.length < 3 || [...ops.values()].some((o) => o.phase !== "Succeeded") || placement?.instances.length !== 2) process.exit(1);
+  if (moves.length < Number(process.argv[2]) || [...ops.values()].some((o) => o.phase !== "Succeeded") || placement?.instances.length !== 2) process.exit(1);
   console.log(`${ops.size} operations (${moves.length} moves), all Succeeded, ${placement.instances.length} instances`);
-' "$WORK/timeline.sse") || fail "the pool's timeline does not show its operations: $(head -c 400 "$WORK/timeline.sse")"
+' "$WORK/timeline.sse" "$MOVES_SINCE_RESTART") || fail "the pool's timeline does not show its operations: $(head -c 400 "$WORK/timeline.sse")"
 pass "the pool's live timeline (stream behind the token) shows $TIMELINE_SEEN"
 
 # --- a user's StateOperation: move one server's flows to another instance ---------------

@@ -3,8 +3,8 @@
  * StateOperations feed one work queue each; workers reconcile (one reconcile at a time per
  * object, failures retried with exponential backoff); a small HTTP endpoint serves health,
  * metrics and pool outputs, and an HTTPS one the custom metrics API (both start before the
- * election, on every replica). A sampler polls the instances' load for both. stop() ends it all,
- * and stops every pool process it started.
+ * election, on every replica). A sampler polls the instances' load for both. stop() ends it all
+ * but the pools' data planes, which keep running for the next operator to adopt.
  */
 import type { Server } from 'node:http';
 import { performance } from 'node:perf_hooks';
