@@ -2,14 +2,15 @@
  * The soak run (not a test): a pool of real switch and instance processes, a capture replayed in
  * a loop at a steady rate, and a scale step every few seconds (loss-free moves, clones and merges),
  * for as long as asked. Every sample prints the resident memory of this process (the controller
- * and the pool's executor), the switch and the instances; at the end it fits a line to each
- * long-lived process's memory after the warm-up and fails if it keeps growing.
+ * and the pool's executor), the switch and the instances, and what each retains (soak-memory.ts:
+ * resident memory less the heap the garbage collector holds empty or young); at the end it fits
+ * a line to each long-lived process's retained memory after the warm-up and fails if it keeps
+ * growing.
  *
  *   npm run soak                       # 2 minutes
  *   npm run soak -- --minutes 30 --json soak.json
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,6 +26,7 @@ import { createLogger } from '../shims/log/logger.js';
 import { middleboxByType } from '../shims/middleboxes/registry.js';
 import { describe } from '../shims/shim/descriptor.js';
 import { tracePath } from '../shims/traffic/trace-dir.js';
+import { memoryFigures, type MemoryFigures, PROBE_DIR_ENV, readMemoryReport } from './soak-memory.js';
 
 const { values } = parseArgs({
   options: {
@@ -56,16 +58,6 @@ const CYCLE = [2, 3, 1, 4, 2, 1];
 /** A process "keeps growing" when its fitted line rises by more than this over the measured span. */
 const GROWTH = { fraction: 0.1, bytes: 16 * 1024 * 1024 };
 
-function rssOf(pid: number | undefined): number | null {
-  if (pid === undefined) return null;
-  try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
-    return line ? Number(line.split(/\s+/)[1]) * 1024 : null;
-  } catch {
-    return null;
-  }
-}
-
 /** Least-squares slope (bytes per second) and value at the first point. */
 function fit(points: readonly [number, number][]): { slope: number; start: number } {
   const n = points.length;
@@ -79,13 +71,22 @@ function fit(points: readonly [number, number][]): { slope: number; start: numbe
 
 const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MB`;
 
-interface Sample { t: number; controller: number; controllerHeap: number; switch: number | null; instances: Record<string, number | null>; sent: number; operations: number; failed: number }
+interface Sample { t: number; controller: MemoryFigures; switch: MemoryFigures | null; instances: Record<string, MemoryFigures | null>; sent: number; operations: number; failed: number }
+
+/** Every process the cluster starts loads the probe and reports its memory figures to `dir`. */
+function probeChildren(dir: string): void {
+  process.env[PROBE_DIR_ENV] = dir;
+  const probe = new URL('./soak-probe.js', import.meta.url).href;
+  process.env.NODE_OPTIONS = [process.env.NODE_OPTIONS, `--import=${probe}`].filter(Boolean).join(' ');
+}
 
 async function main(): Promise<void> {
   const log = createLogger('soak', process.env.OPENMB_LOG_LEVEL ?? 'warn');
   const def = middleboxByType(mbType);
   const { packets } = readCaptureFile(trace);
   const partitioning = { key: def.partitionKey, buckets: 64 };
+  const probeDir = mkdtempSync(join(tmpdir(), 'openmb-soak-memory-'));
+  probeChildren(probeDir);
   const cluster = await LocalCluster.start({ log, logDir: mkdtempSync(join(tmpdir(), 'openmb-soak-')) });
   const samples: Sample[] = [];
   let sent = 0;
@@ -128,12 +129,13 @@ async function main(): Promise<void> {
       }
     })();
     const sampler = setInterval(() => {
-      const instances = Object.fromEntries([...cluster.instances].map(([name, i]) => [name, rssOf(i.child.proc.pid)]));
-      const mem = process.memoryUsage();
-      const s: Sample = { t: Math.round((Date.now() - started) / 1000), controller: mem.rss, controllerHeap: mem.heapUsed + mem.external, switch: rssOf(cluster.switchPid), instances, sent, operations, failed };
+      const instances = Object.fromEntries([...cluster.instances].map(([name, i]) => [name, readMemoryReport(probeDir, i.child.proc.pid)]));
+      const s: Sample = { t: Math.round((Date.now() - started) / 1000), controller: memoryFigures(), switch: readMemoryReport(probeDir, cluster.switchPid), instances, sent, operations, failed };
       samples.push(s);
-      const inst = Object.values(instances).filter((v): v is number => v !== null);
-      console.log(`t=${s.t}s controller ${mb(s.controller)} (heap and external ${mb(s.controllerHeap)}), switch ${s.switch === null ? '?' : mb(s.switch)}, ${inst.length} instances (max ${inst.length ? mb(Math.max(...inst)) : '-'}), ${sent} packets sent, ${operations} operations (${failed} failed)`);
+      const inst = Object.values(instances).filter((v): v is MemoryFigures => v !== null);
+      const both = (f: MemoryFigures | null) => (f === null ? '?' : `${mb(f.rss)} (retains ${mb(f.retained)})`);
+      const largest = inst.length ? inst.reduce((a, b) => (b.rss > a.rss ? b : a)) : null;
+      console.log(`t=${s.t}s controller ${both(s.controller)}, switch ${both(s.switch)}, ${inst.length} instances (largest ${largest ? both(largest) : '-'}), ${sent} packets sent, ${operations} operations (${failed} failed)`);
     }, sampleS * 1000);
     while (Date.now() < endAt) {
       const r = await cluster.replay(packets, { kind: 'rate', pps: rate });
@@ -145,33 +147,48 @@ async function main(): Promise<void> {
     const settled = await cluster.settle();
 
     const after = samples.filter((s) => s.t >= warmupS);
-    const verdicts: { process: string; startBytes: number; growthBytes: number; growing: boolean }[] = [];
-    const judge = (name: string, points: [number, number][]) => {
-      if (points.length < 3) return;
-      const { slope, start } = fit(points);
-      const growth = slope * (points[points.length - 1][0] - points[0][0]);
-      verdicts.push({ process: name, startBytes: Math.round(start), growthBytes: Math.round(growth), growing: growth > Math.max(GROWTH.bytes, GROWTH.fraction * start) });
+    interface Verdict { process: string; startBytes: number; growthBytes: number; rssStartBytes: number; rssGrowthBytes: number; largestHeapTotal: number; growing: boolean }
+    const verdicts: Verdict[] = [];
+    /** Judged by what the process retains; its resident memory is reported beside, not judged. */
+    const judge = (name: string, figures: { t: number; f: MemoryFigures }[]) => {
+      if (figures.length < 3) return;
+      const line = (pick: (f: MemoryFigures) => number) => {
+        const { slope, start } = fit(figures.map(({ t, f }) => [t, pick(f)]));
+        return { start: Math.round(start), growth: Math.round(slope * (figures[figures.length - 1].t - figures[0].t)) };
+      };
+      const retained = line((f) => f.retained);
+      const rss = line((f) => f.rss);
+      verdicts.push({
+        process: name, startBytes: retained.start, growthBytes: retained.growth, rssStartBytes: rss.start, rssGrowthBytes: rss.growth,
+        largestHeapTotal: Math.max(...figures.map(({ f }) => f.heapTotal)),
+        growing: retained.growth > Math.max(GROWTH.bytes, GROWTH.fraction * retained.start),
+      });
     };
-    judge('controller', after.map((s) => [s.t, s.controller]));
-    judge('controller heap', after.map((s) => [s.t, s.controllerHeap]));
-    judge('switch', after.flatMap((s) => (s.switch === null ? [] : [[s.t, s.switch] as [number, number]])));
+    const present = (pick: (s: Sample) => MemoryFigures | null | undefined) =>
+      after.flatMap((s) => { const f = pick(s); return f ? [{ t: s.t, f }] : []; });
+    judge('controller', present((s) => s.controller));
+    judge('switch', present((s) => s.switch));
     // An instance that lived through the whole measured span (the first one, unless a step removed it).
     for (const name of Object.keys(after[0]?.instances ?? {})) {
-      if (after.every((s) => s.instances[name] != null)) judge(`instance ${name}`, after.map((s) => [s.t, s.instances[name]!]));
+      if (after.every((s) => s.instances[name] != null)) judge(`instance ${name}`, present((s) => s.instances[name]));
     }
     const result = {
       middlebox: mbType, trace, minutes, rate, stepSeconds: stepS, warmupSeconds: warmupS,
       sent, processed: settled.processed, dropped: settled.dropped, operations, failedOperations: failed, errors, verdicts, samples,
     };
     if (values.json) writeFileSync(values.json, `${JSON.stringify(result, null, 2)}\n`);
+    const signed = (b: number) => `${b >= 0 ? '+' : ''}${mb(b)}`;
     for (const v of verdicts) {
-      console.log(`${v.process}: ${mb(v.startBytes)} after warm-up, ${v.growthBytes >= 0 ? '+' : ''}${mb(v.growthBytes)} over the rest of the run: ${v.growing ? 'KEEPS GROWING' : 'flat'}`);
+      console.log(`${v.process}: retains ${mb(v.startBytes)} after warm-up, ${signed(v.growthBytes)} over the rest of the run: ${v.growing ? 'KEEPS GROWING' : 'flat'} `
+        + `(resident ${mb(v.rssStartBytes)}, ${signed(v.rssGrowthBytes)}; heap reserved at most ${mb(v.largestHeapTotal)})`);
     }
+    if (!verdicts.some((v) => v.process === 'switch')) console.log('error: the switch reported no memory figures (is dist/bench/soak-probe.js built?)');
     console.log(`${sent} packets sent, ${operations} operations (${failed} failed), ${settled.dropped} packets dropped`);
     for (const e of errors) console.log(`error: ${e}`);
-    if (verdicts.some((v) => v.growing) || failed > 0 || verdicts.length === 0) process.exitCode = 1;
+    if (verdicts.some((v) => v.growing) || failed > 0 || !verdicts.some((v) => v.process === 'switch')) process.exitCode = 1;
   } finally {
     await cluster.stop();
+    rmSync(probeDir, { recursive: true, force: true });
   }
 }
 
