@@ -10,7 +10,8 @@
 # `kubectl scale` takes it 1 -> 3 -> 2, waits each time until every StateOperation is Succeeded
 # and the pool is Ready=True at its generation (at 3, SIGKILLs the operator and starts another:
 # it must adopt the same switch and instance processes, with no instance lost and the pool Ready
-# throughout), compares the pool's outputs with the reference,
+# throughout), compares the pool's outputs with the reference, takes the operator's Lease away
+# (it exits; the next one adopts the pool's processes again),
 # moves one server's flows with a StateOperation of its own, and deletes the pool: the finalizer
 # drains it, its StateOperations are garbage-collected, its processes stop. Before the operator,
 # two leader candidates whose clocks are 180 s apart contend for a Lease (leader-skew.mjs).
@@ -113,30 +114,43 @@ recorded_pids() { node -e '
 ' "$RECORD"; }
 ready_since() { pool_field '{.status.conditions[?(@.type=="Ready")].lastTransitionTime}'; }
 lost_events() { k get events --field-selector involvedObject.kind=MiddleboxPool,reason=InstanceLost -o name | wc -l; }
-PIDS_BEFORE=$(recorded_pids)
 move_names() { k get sop -o jsonpath='{range .items[?(@.spec.kind=="move")]}{.metadata.name}{"\n"}{end}' | sort; }
+# remember_data_plane: what the next operator must find as it was.
+remember_data_plane() {
+  PIDS_BEFORE=$(recorded_pids)
+  INSTANCES_BEFORE=$(pool_field '{.status.instances[*].name}')
+  LOST_BEFORE=$(pool_field '{.status.lostFlows}')
+  READY_SINCE=$(ready_since)
+}
+# still_running WHAT: every remembered process outlived the operator.
+still_running() {
+  for entry in $PIDS_BEFORE; do kill -0 "${entry#*=}" 2>/dev/null || fail "${entry%=*} (pid ${entry#*=}) died with the operator"; done
+  pass "$1: the switch and instances still run ($PIDS_BEFORE)"
+}
+# restart_adopts N LOG: a new operator (the old log kept as LOG) adopts the remembered data plane
+# at N replicas: the same processes and instances, no instance lost, the pool Ready throughout.
+restart_adopts() {
+  mv "$WORK/operator.log" "$WORK/$2"
+  start_operator
+  adopted() { grep -q '"msg":"adopted the pool'"'"'s running data plane"' "$WORK/operator.log"; }
+  wait_until "$TIMEOUT" "the restarted operator adopts the pool's data plane" adopted
+  check_scaled "$1"
+  [[ $(recorded_pids) == "$PIDS_BEFORE" ]] || fail "the processes changed across the restart: $PIDS_BEFORE -> $(recorded_pids)"
+  [[ $(pool_field '{.status.instances[*].name}') == "$INSTANCES_BEFORE" ]] || fail "the instances changed: $INSTANCES_BEFORE -> $(pool_field '{.status.instances[*].name}')"
+  [[ $(pool_field '{.status.lostFlows}') == "$LOST_BEFORE" ]] || fail "lostFlows changed: $LOST_BEFORE -> $(pool_field '{.status.lostFlows}')"
+  [[ $(lost_events) == 0 ]] || fail "InstanceLost events after the restart: $(k get events --field-selector reason=InstanceLost -o jsonpath='{.items[*].message}')"
+  [[ $(ready_since) == "$READY_SINCE" ]] || fail "the pool's Ready condition changed at $(ready_since) (it was Ready since $READY_SINCE)"
+  pass "the restarted operator (pid $OPERATOR_PID) adopted the same processes and instances ($INSTANCES_BEFORE); lostFlows ${LOST_BEFORE:-unset}, no InstanceLost, Ready since $READY_SINCE"
+}
+remember_data_plane
 MOVES_BEFORE_RESTART=$(move_names)
-INSTANCES_BEFORE=$(pool_field '{.status.instances[*].name}')
-LOST_BEFORE=$(pool_field '{.status.lostFlows}')
-READY_SINCE=$(ready_since)
 kill -0 "$REPLAY_PID" 2>/dev/null && UNDER_TRAFFIC="under traffic" || UNDER_TRAFFIC="after the replay ended"
 kill -9 "$OPERATOR_PID"
 wait "$OPERATOR_PID" 2>/dev/null || true
 OPERATOR_PID=""
 sleep 2
-for entry in $PIDS_BEFORE; do kill -0 "${entry#*=}" 2>/dev/null || fail "${entry%=*} (pid ${entry#*=}) died with the operator"; done
-pass "operator SIGKILLed $UNDER_TRAFFIC: the switch and instances still run ($PIDS_BEFORE)"
-mv "$WORK/operator.log" "$WORK/operator-1.log"
-start_operator
-adopted() { grep -q '"msg":"adopted the pool'"'"'s running data plane"' "$WORK/operator.log"; }
-wait_until "$TIMEOUT" "the restarted operator adopts the pool's data plane" adopted
-check_scaled 3
-[[ $(recorded_pids) == "$PIDS_BEFORE" ]] || fail "the processes changed across the restart: $PIDS_BEFORE -> $(recorded_pids)"
-[[ $(pool_field '{.status.instances[*].name}') == "$INSTANCES_BEFORE" ]] || fail "the instances changed: $INSTANCES_BEFORE -> $(pool_field '{.status.instances[*].name}')"
-[[ $(pool_field '{.status.lostFlows}') == "$LOST_BEFORE" ]] || fail "lostFlows changed: $LOST_BEFORE -> $(pool_field '{.status.lostFlows}')"
-[[ $(lost_events) == 0 ]] || fail "InstanceLost events after the restart: $(k get events --field-selector reason=InstanceLost -o jsonpath='{.items[*].message}')"
-[[ $(ready_since) == "$READY_SINCE" ]] || fail "the pool's Ready condition changed at $(ready_since) (it was Ready since $READY_SINCE)"
-pass "the restarted operator (pid $OPERATOR_PID) adopted the same processes and instances ($INSTANCES_BEFORE); lostFlows ${LOST_BEFORE:-unset}, no InstanceLost, Ready since $READY_SINCE"
+still_running "operator SIGKILLed $UNDER_TRAFFIC"
+restart_adopts 3 operator-1.log
 
 k scale mbp/"$POOL" --replicas=2 >/dev/null || fail "kubectl scale --replicas=2"
 log "kubectl scale mbp/$POOL --replicas=2"
@@ -178,6 +192,18 @@ TIMELINE_SEEN=$(node --input-type=module -e '
   console.log(`${ops.size} operations (${moves.length} moves), all Succeeded, ${placement.instances.length} instances`);
 ' "$WORK/timeline.sse" "$MOVES_SINCE_RESTART") || fail "the pool's timeline does not show its operations: $(head -c 400 "$WORK/timeline.sse")"
 pass "the pool's live timeline (stream behind the token) shows $TIMELINE_SEEN"
+
+# --- the lease lost: the operator exits, its pool's processes do not ---------------------
+remember_data_plane
+k patch lease openmb-operator --type merge -p '{"spec":{"holderIdentity":"e2e-another-replica"}}' >/dev/null || fail "kubectl patch the lease"
+LEADER_PID=$OPERATOR_PID
+OPERATOR_PID=""
+leader_gone() { ! kill -0 "$LEADER_PID" 2>/dev/null; }
+wait_until 60 "the operator gives up the lease another replica took" leader_gone
+grep -q '"msg":"lost the lease"' "$WORK/operator.log" || fail "the operator exited without losing the lease"
+still_running "lease taken by another holder, the operator exited"
+k delete lease openmb-operator >/dev/null || fail "kubectl delete the lease"
+restart_adopts 2 operator-2.log
 
 # --- a user's StateOperation: move one server's flows to another instance ---------------
 SERVER=$(node "$ROOT/e2e/operator/compare.mjs" --busiest-server "$WORK/outputs.json") || fail "no server in the outputs"

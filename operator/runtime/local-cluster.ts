@@ -166,18 +166,25 @@ export class LocalCluster {
       return giveUp(`the switch did not reconnect: ${(e as Error).message}`, controller);
     }
     const cluster = new LocalCluster(controller, sw, rec.switch.socket, secret, childEnv(secret), o.logDir, rec.runDir, rec.controller, switchChild, log, pool, stateDir, secretFile);
-    const silent: string[] = [];
-    await Promise.all(live.map(async (i) => {
+    const reconnected = await Promise.all(live.map(async (i) => {
       const child = adoptChild(i.name, i.pid, join(o.logDir, `${i.name}.log`));
       try {
-        const session = await orFail(sessions.waitForInstance(i.name, timeoutMs), [child]);
-        cluster.children.push(child);
-        cluster.instances.set(i.name, { session, child, mbType: i.mbType });
+        return { i, child, session: await orFail(sessions.waitForInstance(i.name, timeoutMs), [child]) };
       } catch {
-        silent.push(i.name);
         await stopChildren([child]);
+        return { i, child, session: null };
       }
     }));
+    const silent: string[] = [];
+    // In the recorded order (the order they were started), whatever order they reconnected in.
+    for (const { i, child, session } of reconnected) {
+      if (!session) {
+        silent.push(i.name);
+        continue;
+      }
+      cluster.children.push(child);
+      cluster.instances.set(i.name, { session, child, mbType: i.mbType });
+    }
     const adopted = [...cluster.instances.keys()].sort();
     cluster.adoption = { switchPid: rec.switch.pid, adopted, dead: dead.sort(), silent: silent.sort() };
     cluster.writeRecord();
