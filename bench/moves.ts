@@ -56,7 +56,7 @@ const stopAndCopy: Variant = {
     await src.get('per-flow', filter, (cs: Chunk[]) => puts.push(dst.put('per-flow', cs)));
     await Promise.all(puts);
     await router.route(filter, 'm1');
-    const held = await c.sw.release('bench');
+    const { count: held } = await c.sw.release('bench');
     await src.del('per-flow', filter);
     return { ms: performance.now() - start, held };
   },

@@ -50,10 +50,10 @@ function prefixes(v: string): string[] {
 }
 
 function optimizations(v: string): Optimizations {
-  const names = v === 'all' ? ['parallel-puts', 'early-release', 'late-locking'] : v === 'none' ? [] : v.split(',');
-  const known = ['parallel-puts', 'early-release', 'late-locking'];
+  const known = ['parallel-puts'];
+  const names = v === 'all' ? known : v === 'none' ? [] : v.split(',');
   for (const n of names) if (!known.includes(n)) throw new InvalidArgumentError(`--optimizations: unknown "${n}" (known: all, none, ${known.join(', ')})`);
-  return { parallelPuts: names.includes('parallel-puts'), earlyRelease: names.includes('early-release'), lateLocking: names.includes('late-locking') };
+  return { parallelPuts: names.includes('parallel-puts') };
 }
 
 export function localCommand(): Command {
@@ -65,7 +65,7 @@ export function localCommand(): Command {
     .option('--replicas <n>', 'instances at the start', replicas)
     .option('--scale <schedule>', 'change the desired replicas when a fraction of the trace has been sent, e.g. 0.3:2,0.6:3,0.8:2', schedule)
     .addOption(new Option('--guarantee <g>', 'guarantee of every move').choices(GUARANTEES).default('loss-free'))
-    .option('--optimizations <list>', 'all, none, or a list of parallel-puts, early-release, late-locking', optimizations)
+    .option('--optimizations <list>', 'all, none, or a list of: parallel-puts (put state as it arrives)', optimizations)
     .addOption(new Option('--scenario <s>', 'what happens mid-trace').choices(['scale', 'server-migration', 'failover']).default('scale'))
     .option('--at <fraction>', 'server-migration and failover: when, as a fraction of the trace', fraction('--at'))
     .option('--server <ip>', 'server-migration: the server whose flows move (default: the busiest server)')

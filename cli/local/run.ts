@@ -84,7 +84,6 @@ export interface Report {
   lost: Lost;
   /** server-migration: where the server's flows are at the end. */
   migration?: Migration;
-  orphanEvents: number;
   errors: string[];
   /** Each configuration change: its point (a fraction and the index of the first packet it applied to), its file, its generation. */
   reconfigurations?: { at: number; packet: number; file: string; generation: number }[];
@@ -251,7 +250,6 @@ export async function runLocal(o: LocalOptions): Promise<Report> {
       duplicateFlows: merged.duplicateFlows,
       lost,
       ...(migration ? { migration } : {}),
-      orphanEvents: controller.orphanEvents,
       errors,
       ...(reconfigurations.length > 0 ? { reconfigurations } : {}),
       ...(reference ? { comparison: compareOutputs(merged.outputs, reference.outputs) } : {}),

@@ -24,7 +24,7 @@ import {
   type Condition, type FlowFilterSpec, type Guarantee, type InstanceStatus, type MiddleboxPool, type MiddleboxPoolSpec,
   type MiddleboxPoolStatus, type MiddleboxSpec, type MigrationOptimizations, type MigrationSpec, type OperationFilterSpec,
   type OperationKind, type OperationPhase, type OperationProgress, type PartitionKey, type PartitioningSpec, type Pin,
-  type PlacementStatus, type Scope, type StateOperation, type StateOperationSpec, type StateOperationStatus,
+  type PlacementStatus, type Scope, type StateOperation, type StateOperationSpec, type StateOperationStatus, type OperationJournal, OPERATION_STEPS,
   type BucketSelectorSpec, type ConfigurationStatus, type EgressSpec, type EgressStatus, type PodTemplateSpec, type SwitchStatus, type Toleration, PULL_POLICIES, TOLERATION_EFFECTS, TOLERATION_OPERATORS,
 } from './types.js';
 
@@ -137,7 +137,7 @@ const pool = {
     migration: {
       guarantee: 'order-preserving',
       concurrency: 2,
-      optimizations: { parallelPuts: true, earlyRelease: false, lateLocking: true },
+      optimizations: { parallelPuts: false },
     },
     template: {
       image: 'registry.example/openmb:0.1.0',
@@ -197,6 +197,7 @@ const sop = {
     guarantee: 'loss-free',
   },
   status: {
+    journal: { id: 'move-7.a1b2c3', step: 'copy', kind: 'move', guarantee: 'loss-free', from: ['monitor-0'], to: 'monitor-1', filter: { buckets: { key: 'flow', of: 64, ids: [0, 1] } }, scopes: ['per-flow'], routeVersion: 12 },
     phase: 'Running',
     progress: { flowsTotal: 1000, flowsDone: 250, bytes: 1 << 20, eventsHeld: 17, eventsReleased: 12, eventsDropped: 0 },
     startTime: '2025-06-01T12:00:00Z',
@@ -243,6 +244,7 @@ const sopRequired: Record<string, string[]> = {
   'spec.filter.buckets': keysOf({ key: 'flow', of: 1, ids: [] } satisfies RequiredKeysOnly<BucketSelectorSpec>),
   status: keysOf({} satisfies RequiredKeysOnly<StateOperationStatus>),
   'status.progress': keysOf({} satisfies RequiredKeysOnly<OperationProgress>),
+  'status.journal': keysOf({ id: 'x', step: 'copy', kind: 'move', guarantee: 'none', from: [], to: 'b', filter: {}, scopes: [] } satisfies RequiredKeysOnly<OperationJournal>),
   'status.conditions[]': poolRequired['status.conditions[]'],
 };
 
@@ -265,6 +267,10 @@ const sopEnums = {
   'spec.scopes[]': SCOPES,
   'spec.guarantee': GUARANTEES,
   'status.phase': OPERATION_PHASES,
+  'status.journal.step': OPERATION_STEPS,
+  'status.journal.kind': OPERATION_KINDS,
+  'status.journal.guarantee': GUARANTEES,
+  'status.journal.scopes[]': SCOPES,
   'status.conditions[].status': CONDITION_STATUSES,
 };
 const poolDefaults = {
@@ -276,8 +282,6 @@ const poolDefaults = {
   'spec.migration.concurrency': DEFAULTS.concurrency,
   'spec.migration.optimizations': {},
   'spec.migration.optimizations.parallelPuts': DEFAULTS.optimizations.parallelPuts,
-  'spec.migration.optimizations.earlyRelease': DEFAULTS.optimizations.earlyRelease,
-  'spec.migration.optimizations.lateLocking': DEFAULTS.optimizations.lateLocking,
   'spec.template': {},
   'spec.template.imagePullPolicy': DEFAULTS.imagePullPolicy,
 };
@@ -320,7 +324,7 @@ test('plural constants', (t) => {
 
 for (const [what, schema, exemplar, opaque] of [
   ['MiddleboxPool', poolSchema, pool, new Set(['spec.middlebox.config', 'spec.template.resources.limits', 'spec.template.resources.requests', 'spec.template.nodeSelector', 'spec.template.affinity'])],
-  ['StateOperation', sopSchema, sop, new Set<string>()],
+  ['StateOperation', sopSchema, sop, new Set<string>(['status.journal.filter'])],
 ] as const) {
   test(`${what}: schema property paths equal the fully populated exemplar's`, (t) => {
     t.deepEqual(sorted(Object.keys(schema.properties ?? {})), sorted(Object.keys(exemplar)));

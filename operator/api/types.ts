@@ -14,7 +14,7 @@
 import type { ProtocolName } from '../../shims/flow/filter.js';
 import type { PartitionKeyKind as PartitionKey } from '../../shims/flow/hash.js';
 import type { Scope } from '../../shims/protocol/messages.js';
-import { ALL_OPTIMIZATIONS, type Guarantee } from '../engine/operation.js';
+import { ALL_OPTIMIZATIONS, type Guarantee, type Step as OperationStep } from '../engine/operation.js';
 
 export const GROUP = 'openmb.io';
 export const VERSION = 'v1alpha1';
@@ -48,6 +48,8 @@ export type MiddleboxType = (typeof MIDDLEBOX_TYPES)[number];
 // Defined where the data plane and the engine need them; the API is made of the same values.
 export { PARTITION_KEYS, type PartitionKeyKind as PartitionKey } from '../../shims/flow/hash.js';
 export { GUARANTEES, type Guarantee } from '../engine/operation.js';
+/** Journal steps of an operation, in order. */
+export { STEPS as OPERATION_STEPS, type Step as OperationStep } from '../engine/operation.js';
 
 export const POOL_PHASES = ['Pending', 'Scaling', 'Reconfiguring', 'Ready', 'Degraded', 'Deleting'] as const;
 export type PoolPhase = (typeof POOL_PHASES)[number];
@@ -196,9 +198,8 @@ export interface PartitioningSpec {
 }
 
 export interface MigrationOptimizations {
+  /** Put state at the destination as it arrives from the source. */
   parallelPuts?: boolean;
-  earlyRelease?: boolean;
-  lateLocking?: boolean;
 }
 
 export interface MigrationSpec {
@@ -354,7 +355,28 @@ export interface OperationProgress {
   eventsDropped?: number;
 }
 
+
+/**
+ * What the engine recorded before the step under way, so that an operator taking over resumes or
+ * rolls the operation back (DESIGN §6's crash table). Written before each step runs.
+ */
+export interface OperationJournal {
+  /** The engine's id of the operation: it names the switch's hold and the destination's puts. */
+  id: string;
+  step: OperationStep;
+  kind: OperationKind;
+  guarantee: Guarantee;
+  from: string[];
+  to: string;
+  /** The filter as the engine runs it (a pool's bucket set leaves out pinned flows). */
+  filter: Record<string, unknown>;
+  scopes: Scope[];
+  /** The switch table's version the route change installed. */
+  routeVersion?: number;
+}
+
 export interface StateOperationStatus {
+  journal?: OperationJournal;
   phase?: OperationPhase;
   progress?: OperationProgress;
   /** RFC 3339 date-time. */

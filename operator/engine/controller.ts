@@ -6,15 +6,17 @@ import type { FlowFilter } from '../../shims/flow/filter.js';
 import type { Scope } from '../../shims/protocol/messages.js';
 import type { Logger } from '../../shims/log/logger.js';
 import type { PoolSessions } from './pool-sessions.js';
-import { type Guarantee, newOperationStatus, Operation, type OperationStatus, type Optimizations, ALL_OPTIMIZATIONS, type Routing } from './operation.js';
-import type { MbSession, ReprocessEvent } from './session.js';
+import { type Guarantee, type Journal, newOperationStatus, Operation, type OperationStatus, type Optimizations, ALL_OPTIMIZATIONS, type Routing, type Step } from './operation.js';
+import type { MbSession } from './session.js';
 
 export interface OperationOptions {
   guarantee?: Guarantee;
   optimizations?: Optimizations;
   onProgress?: (s: OperationStatus) => void;
-  /** Packets the operation holds at most (default MAX_HELD); past it they are dropped and counted. */
-  maxHeld?: number;
+  /** Where each step is recorded before it runs (a StateOperation's status), so another controller can resume it. */
+  journal?: Journal;
+  /** The lease of a move's hold at the switch (default HOLD_LEASE_MS). */
+  leaseMs?: number;
 }
 
 /** Finished operations kept for the timeline and reports: the latest ones, so a long-lived controller does not grow. */
@@ -23,28 +25,8 @@ export const MAX_FINISHED = 1000;
 export class MbController {
   private readonly running = new Set<Operation>();
   readonly finished: OperationStatus[] = [];
-  /** Events no running operation wanted (should stay 0; counted so a report can show it). */
-  orphanEvents = 0;
 
-  constructor(readonly sessions: PoolSessions, readonly routing: Routing, private readonly log: Logger) {
-    for (const s of sessions.instances.values()) this.watch(s);
-    sessions.on('mb', (s) => this.watch(s));
-  }
-
-  private watch(s: MbSession): void {
-    s.on('reprocess', (ev) => this.dispatch(s, ev));
-  }
-
-  private dispatch(s: MbSession, ev: ReprocessEvent): void {
-    for (const op of this.running) {
-      if (op.wants(s.instance, ev)) {
-        op.onEvent(ev);
-        return;
-      }
-    }
-    this.orphanEvents++;
-    this.log.warn({ instance: s.instance, flow: ev.flowKey }, 'event with no operation to take it');
-  }
+  constructor(readonly sessions: PoolSessions, readonly routing: Routing, private readonly log: Logger) {}
 
   /** The statuses of the operations running now (the timeline polls them). */
   get runningStatuses(): OperationStatus[] {
@@ -72,31 +54,96 @@ export class MbController {
     return s;
   }
 
-  private async execute(op: Operation, sources: MbSession[], routing: Routing | null): Promise<OperationStatus> {
+  private async execute(op: Operation, step?: Step): Promise<OperationStatus> {
     this.running.add(op);
     try {
-      return await op.run(sources, routing, (o, err) => this.recover(o, err, sources));
+      return await op.run((o, err) => this.recover(o, err), step);
     } finally {
       this.running.delete(op);
       this.keepFinished(op.status);
     }
   }
 
+  private operation(status: OperationStatus, sources: MbSession[], to: MbSession, o: OperationOptions): Operation {
+    return new Operation(status, {
+      sources, to, routing: status.kind === 'move' ? this.routing : null, optimizations: o.optimizations ?? ALL_OPTIMIZATIONS,
+      onProgress: this.progressOf(o), journal: o.journal, leaseMs: o.leaseMs,
+    });
+  }
+
   async move(src: string, dst: string, filter: FlowFilter, scopes: Scope[], o: OperationOptions = {}): Promise<OperationStatus> {
     await this.session(src).stats(); // so a failure can say how many flows the source held
-    const op = new Operation('move', [this.session(src)], this.session(dst), filter, scopes, o.guarantee ?? 'loss-free', o.optimizations ?? ALL_OPTIMIZATIONS, this.progressOf(o), o.maxHeld);
-    return this.execute(op, [this.session(src)], this.routing);
+    const status = newOperationStatus('move', [src], dst, filter, scopes, o.guarantee ?? 'loss-free');
+    return this.execute(this.operation(status, [this.session(src)], this.session(dst), o));
   }
 
   clone(src: string, dst: string, filter: FlowFilter, scopes: Scope[], o: OperationOptions = {}): Promise<OperationStatus> {
-    const op = new Operation('clone', [this.session(src)], this.session(dst), filter, scopes, 'none', o.optimizations ?? ALL_OPTIMIZATIONS, this.progressOf(o));
-    return this.execute(op, [this.session(src)], null);
+    const status = newOperationStatus('clone', [src], dst, filter, scopes, 'none');
+    return this.execute(this.operation(status, [this.session(src)], this.session(dst), o));
   }
 
   merge(srcs: string[], dst: string, filter: FlowFilter, scopes: Scope[], o: OperationOptions = {}): Promise<OperationStatus> {
-    const sources = srcs.map((s) => this.session(s));
-    const op = new Operation('merge', sources, this.session(dst), filter, scopes, 'none', o.optimizations ?? ALL_OPTIMIZATIONS, this.progressOf(o));
-    return this.execute(op, sources, null);
+    const status = newOperationStatus('merge', srcs, dst, filter, scopes, 'none');
+    return this.execute(this.operation(status, srcs.map((s) => this.session(s)), this.session(dst), o));
+  }
+
+  /**
+   * Takes over an operation another controller left Running, from its journal (DESIGN §6's crash
+   * table): a move whose hold is still at the switch, or that had not held anything yet, goes
+   * on from its step; one whose route change took effect only deletes at the source; one whose
+   * hold lapsed (its packets went back to the source) is rolled back: the destination's partial
+   * copy is deleted and it ends Failed, for a new plan to redo. Clones and merges go on from
+   * their step (their puts are skipped where already taken).
+   */
+  async resume(journal: OperationStatus, o: OperationOptions = {}): Promise<OperationStatus> {
+    const status: OperationStatus = { ...journal, phase: 'Running', resumed: true, timeline: { ...journal.timeline } };
+    delete status.error;
+    const step = journal.step ?? 'hold';
+    const missing = [...journal.from, journal.to].filter((i) => !this.sessions.instances.get(i) || this.sessions.instances.get(i)!.closed);
+    if (missing.length > 0) return this.finishResumed(status, o, `could not resume: ${missing.join(', ')} not connected`, () => this.putBack(status));
+    const op = this.operation(status, journal.from.map((s) => this.session(s)), this.session(journal.to), o);
+    if (status.kind !== 'move' || status.guarantee === 'none' || step === 'hold' || step === 'delete') return this.execute(op, step);
+    const hold = await this.routing.holdState(status.id);
+    if (hold.state === 'held') return this.execute(op, step);
+    if (hold.state === 'released') return this.execute(op, 'delete');
+    return this.finishResumed(status, o, `rolled back: its hold at the switch ${hold.state === 'lapsed' ? 'lapsed' : 'is gone'} while no controller ran it, so its packets went on to ${journal.from[0]}, which keeps the state`,
+      () => this.deleteCopy(status));
+  }
+
+  /** Ends a resumed operation that could not go on, after `undo`, as Failed with the reason. */
+  private async finishResumed(status: OperationStatus, o: OperationOptions, reason: string, undo: () => Promise<void>): Promise<OperationStatus> {
+    const notify = this.progressOf(o);
+    status.error = reason;
+    await undo().catch((e: Error) => { status.error += `; recovery: ${e.message}`; });
+    status.timeline.end = Date.now();
+    status.phase = 'Failed';
+    notify(status);
+    this.keepFinished(status);
+    this.log.warn({ op: status.id, reason: status.error }, 'resumed operation rolled back');
+    return status;
+  }
+
+  /** Deletes what a move that did not happen put at its destination (it had none of those flows before). */
+  private async deleteCopy(status: OperationStatus): Promise<void> {
+    const dst = this.sessions.instances.get(status.to);
+    if (status.kind !== 'move' || !dst || dst.closed) return;
+    for (const scope of status.scopes) await dst.del(scope, status.filter);
+  }
+
+  /** A resumed move whose parties are not all there: what a live controller's recover would do. */
+  private async putBack(status: OperationStatus): Promise<void> {
+    if (status.kind !== 'move' || status.step === 'delete') return;
+    const src = this.sessions.instances.get(status.from[0]);
+    const dst = this.sessions.instances.get(status.to);
+    const hold = status.guarantee === 'none' ? { state: 'unknown' as const } : await this.routing.holdState(status.id);
+    if (hold.state === 'released') return;
+    if (src && !src.closed) {
+      await this.deleteCopy(status);
+      if (hold.state === 'held') await this.routing.release(status.id);
+    } else if (dst && !dst.closed) {
+      if (hold.state === 'held') await this.routing.routeAndRelease(status.filter, status.to, status.id);
+      else await this.routing.route(status.filter, status.to);
+    }
   }
 
   /**
@@ -131,29 +178,32 @@ export class MbController {
   }
 
   /**
-   * Destination died: traffic goes back to the source, which still has all its state (nothing is
-   * deleted before success), and gets back the packets held for it. Source died: its flows'
-   * state is gone; traffic goes to the destination, and the flows not copied are counted lost.
+   * An operation failed before its end. Before the route change: the destination's partial copy
+   * is deleted (if it lives) and the hold released, so the held packets go on to the source, which
+   * has all its state (nothing is deleted before success); if the source died, its flows go to
+   * the destination with the held packets, and those not copied are counted lost. After the route
+   * change the destination has everything; only the source's delete is left undone.
    */
-  private async recover(op: Operation, err: Error, sources: MbSession[]): Promise<void> {
-    const src = sources[0];
+  private async recover(op: Operation, err: Error): Promise<void> {
     const status = op.status;
+    const src = op.sources[0];
     this.log.warn({ op: status.id, err: err.message }, 'operation failed; recovering');
-    if (op.to.closed && !src.closed) {
-      if (status.kind === 'move') {
-        await this.routing.route(status.filter, src.instance);
-        const held = op.takeHeld();
-        if (held.length > 0) await src.process(held);
-        await src.disableEvents(status.filter);
+    const routed = status.kind === 'move' && status.step === 'delete';
+    if (status.kind === 'move' && !routed) {
+      const srcAlive = !src.closed;
+      // A switch that died took its holds with it.
+      const held = status.guarantee !== 'none' && (await this.routing.holdState(status.id).catch(() => ({ state: 'unknown' }))).state === 'held';
+      if (srcAlive) {
+        if (!op.to.closed) await this.deleteCopy(status);
+        if (held) await this.routing.release(status.id);
+      } else if (!op.to.closed) {
+        if (held) await this.routing.routeAndRelease(status.filter, op.to.instance, status.id);
+        else await this.routing.route(status.filter, op.to.instance);
       }
-      status.error = `destination ${op.to.instance} failed: ${err.message}`;
-    } else if (src.closed) {
-      if (status.kind === 'move' && !op.to.closed) {
-        await this.routing.route(status.filter, op.to.instance);
-        const held = op.takeHeld();
-        if (held.length > 0) await op.to.process(held);
-      }
-      status.lostFlows = Math.max(0, (src.lastEntries ?? 0) - status.flows);
+    }
+    if (op.to.closed) status.error = `destination ${op.to.instance} failed: ${err.message}`;
+    else if (src.closed) {
+      if (status.kind === 'move' && !routed) status.lostFlows = Math.max(0, (src.lastEntries ?? 0) - status.flows);
       status.error = `source ${src.instance} failed: ${err.message}`;
     }
   }

@@ -1,42 +1,48 @@
 /**
  * Northbound operations over southbound sessions: move, clone and merge of state by filter, with
- * the guarantees of DESIGN §6.
+ * the guarantees of DESIGN §6, each step recorded in a journal before it runs so that a controller
+ * that takes over after a crash resumes or rolls back the operation (resume()).
  *
- *   none              get, put, re-route, delete at the source. Updates made at the source
+ *   none              copy (get, put), re-route, delete at the source. Updates made at the source
  *                     between its get and its delete are lost.
- *   loss-free         the source turns every packet of the moved flows into an event that this
- *                     operation holds; after every put is acked the flows are re-routed, the held
- *                     packets are processed at the destination, and late events are forwarded
- *                     until the source has seen the last packet the switch sent it.
- *   order-preserving  loss-free, and the destination buffers what the switch sends it until the
- *                     last held packet is in, so each flow is processed in the switch's order.
+ *   loss-free         the switch holds every packet of the moved flows (a leased hold); once the
+ *   order-preserving  source has received everything sent to it before, its state is copied, and
+ *                     the route change and the release of the held packets to the destination are
+ *                     one step at the switch, so every packet is processed once, in the switch's
+ *                     order, and none waits in the controller. The two guarantees are met alike.
  *
- * Optimizations, each selectable: parallel puts (put each batch as it arrives), early release
- * (release a flow's held packets once its own put is acked), late locking (lock flows as part
- * of the export instead of a separate request first).
+ * A merge copies and then deletes at the source, so a merge resumed or planned again finds
+ * nothing left to add twice; puts carry the operation's id, so a chunk put again is skipped.
  */
-import { compileFilter, type CompiledFilter, type FlowFilter, matchFlowKey } from '../../shims/flow/filter.js';
-import { flowId } from '../../shims/flow/key.js';
+import { randomBytes } from 'node:crypto';
+import type { FlowFilter } from '../../shims/flow/filter.js';
 import type { Chunk, Scope } from '../../shims/protocol/messages.js';
-import type { WirePacket } from '../../shims/protocol/packets.js';
-import type { MbSession, ReprocessEvent } from './session.js';
+import type { MbSession } from './session.js';
 
 export const GUARANTEES = ['none', 'loss-free', 'order-preserving'] as const;
 export type Guarantee = (typeof GUARANTEES)[number];
 
 export interface Optimizations {
+  /** Put each batch of state as it arrives from the source, rather than after the whole get. */
   parallelPuts: boolean;
-  earlyRelease: boolean;
-  lateLocking: boolean;
 }
 
-export const ALL_OPTIMIZATIONS: Optimizations = { parallelPuts: true, earlyRelease: true, lateLocking: true };
-export const NO_OPTIMIZATIONS: Optimizations = { parallelPuts: false, earlyRelease: false, lateLocking: false };
-/** How long a loss-free move waits, after its route change, for the source to receive what the switch sent it. */
+export const ALL_OPTIMIZATIONS: Optimizations = { parallelPuts: true };
+export const NO_OPTIMIZATIONS: Optimizations = { parallelPuts: false };
+/** How long a move waits, once the switch holds its flows, for the source to receive what was sent to it before. */
 const DRAIN_DEADLINE_MS = 30_000;
+/**
+ * A move's hold at the switch lapses this long after the controller last renewed it (every
+ * third of it): long enough for a standby to take over, short enough that flows do not wait
+ * for a controller that is gone.
+ */
+export const HOLD_LEASE_MS = 30_000;
 
 export type OperationKind = 'move' | 'clone' | 'merge';
 export type Phase = 'Pending' | 'Running' | 'Succeeded' | 'Failed';
+/** The journal's steps, in order (see DESIGN §6's crash table). */
+export const STEPS = ['hold', 'copy', 'route', 'delete'] as const;
+export type Step = (typeof STEPS)[number];
 
 /** Milliseconds since the epoch of each step, for the timeline. */
 export interface Timeline {
@@ -55,6 +61,7 @@ export interface Timeline {
 }
 
 export interface OperationStatus {
+  /** Unique across controllers and restarts: it names the switch's hold and the destination's puts. */
   id: string;
   kind: OperationKind;
   guarantee: Guarantee;
@@ -63,11 +70,18 @@ export interface OperationStatus {
   filter: FlowFilter;
   scopes: Scope[];
   phase: Phase;
+  /** The step under way (recorded before it runs). */
+  step?: Step;
+  /** The switch table's version the route change installed. */
+  routeVersion?: number;
+  /** Set when this operation was taken over from a controller that stopped mid-way. */
+  resumed?: boolean;
   flows: number;
   bytes: number;
+  /** Packets the switch held for the moved flows, and released to the destination. */
   eventsHeld: number;
   eventsReleased: number;
-  /** Events that came while MAX_HELD were held: their packets are lost (see MAX_HELD). */
+  /** Packets that came while the switch's hold was full (see the switch's MAX_HELD): lost. */
   eventsDropped: number;
   timeline: Timeline;
   /** Flows whose state was lost (the source died before it was copied). */
@@ -75,101 +89,74 @@ export interface OperationStatus {
   error?: string;
 }
 
-/** How an operation changes routing; resolves once the change is in effect at every switch. */
+/** How the hold of an operation stands at the switch. */
+export type HoldState = { state: 'held' } | { state: 'released' | 'lapsed'; version: number } | { state: 'unknown' };
+
+/** How an operation changes routing; each call resolves once the change is in effect at every switch. */
 export interface Routing {
   route(filter: FlowFilter, instance: string): Promise<void>;
   /** Packets the switches have forwarded to an instance so far. */
   forwardedTo(instance: string): Promise<number>;
+  hold(holdId: string, filter: FlowFilter, o: { leaseMs?: number; renew?: boolean }): Promise<void>;
+  /** Re-routes and ends the hold in one step; rejects, changing nothing, when the hold lapsed. */
+  routeAndRelease(filter: FlowFilter, instance: string, holdId: string): Promise<{ count: number; version: number; dropped: number }>;
+  /** Ends the hold with no route change. */
+  release(holdId: string): Promise<number>;
+  holdState(holdId: string): Promise<HoldState>;
 }
 
 export class OperationError extends Error {}
 
 let counter = 0;
+/** Operation ids of this process: numbered, with a random part so another controller's never collide. */
+const PROCESS_TAG = randomBytes(3).toString('hex');
 
 /** A new operation's status, Pending, numbered after every earlier operation of this process. */
 export function newOperationStatus(kind: OperationKind, from: string[], to: string, filter: FlowFilter, scopes: Scope[], guarantee: Guarantee): OperationStatus {
   return {
-    id: `${kind}-${++counter}`, kind, guarantee, from, to, filter, scopes,
+    id: `${kind}-${++counter}.${PROCESS_TAG}`, kind, guarantee, from, to, filter, scopes,
     phase: 'Pending', flows: 0, bytes: 0, eventsHeld: 0, eventsReleased: 0, eventsDropped: 0, timeline: { start: Date.now() },
   };
 }
-
-/**
- * Packets one operation holds at most. Past it an event's packet is dropped and counted
- * (eventsDropped, in the StateOperation's progress): a move whose destination takes longer than
- * this many packets to take its state is better lossy than the controller out of memory.
- */
-export const MAX_HELD = 200_000;
 
 function chunkBytes(chunks: Chunk[]): number {
   return Buffer.byteLength(JSON.stringify(chunks));
 }
 
-/** One running operation. The controller feeds it the source's events. */
+/** Records a step durably before it runs (a StateOperation's status); resolves once recorded. */
+export type Journal = (s: OperationStatus) => Promise<void>;
+
+export interface OperationContext {
+  sources: MbSession[];
+  to: MbSession;
+  routing: Routing | null;
+  optimizations: Optimizations;
+  onProgress?: (s: OperationStatus) => void;
+  journal?: Journal;
+  leaseMs?: number;
+}
+
+/** One running operation. */
 export class Operation {
-  readonly status: OperationStatus;
-  private readonly compiled: CompiledFilter;
-  private held: WirePacket[] = [];
-  private readonly heldByFlow = new Map<string, WirePacket[]>();
-  private readonly releasedFlows = new Set<string>();
-  private forwardAll = false;
-  private readonly forwards: Promise<unknown>[] = [];
   private readonly onProgress: (s: OperationStatus) => void;
+  private renewal: NodeJS.Timeout | null = null;
+  /** Why renewing the hold failed, once it has: the move must not route its flows away. */
+  private renewFailure: Error | null = null;
 
-  constructor(kind: OperationKind, from: MbSession[], readonly to: MbSession, filter: FlowFilter, scopes: Scope[], guarantee: Guarantee,
-    private readonly opts: Optimizations, onProgress?: (s: OperationStatus) => void, private readonly maxHeld = MAX_HELD) {
-    this.compiled = compileFilter(filter);
-    this.onProgress = onProgress ?? (() => {});
-    this.status = newOperationStatus(kind, from.map((s) => s.instance), to.instance, filter, scopes, guarantee);
+  constructor(readonly status: OperationStatus, private readonly c: OperationContext) {
+    this.onProgress = c.onProgress ?? (() => {});
   }
 
-  /** True when this operation holds events of the given source for this packet's flow. */
-  wants(source: string, ev: ReprocessEvent): boolean {
-    return this.status.phase === 'Running' && this.status.from.includes(source) && ev.flowKey !== null && matchFlowKey(this.compiled, ev.flowKey);
+  get to(): MbSession {
+    return this.c.to;
   }
 
-  /** An event from the source: hold it, or pass it on once its flow may be processed at the destination. */
-  onEvent(ev: ReprocessEvent): void {
-    const id = ev.flowKey ? flowId(ev.flowKey) : '';
-    if (this.forwardAll || this.releasedFlows.has(id)) {
-      this.status.eventsHeld++;
-      this.forward([ev.packet]);
-      return;
-    }
-    if (this.held.length >= this.maxHeld) {
-      this.status.eventsDropped++;
-      return;
-    }
-    this.status.eventsHeld++;
-    this.held.push(ev.packet);
-    if (this.opts.earlyRelease) {
-      const list = this.heldByFlow.get(id);
-      if (list) list.push(ev.packet);
-      else this.heldByFlow.set(id, [ev.packet]);
-    }
+  get sources(): readonly MbSession[] {
+    return this.c.sources;
   }
 
-  private forward(packets: WirePacket[]): void {
-    if (packets.length === 0) return;
-    this.status.eventsReleased += packets.length;
-    this.forwards.push(this.to.process(packets));
-  }
-
-  /** Releases the held packets of these flows (their state is at the destination). */
-  private releaseFlows(ids: string[]): void {
-    const batch: WirePacket[] = [];
-    for (const id of ids) {
-      this.releasedFlows.add(id);
-      const list = this.heldByFlow.get(id);
-      if (list) {
-        batch.push(...list);
-        this.heldByFlow.delete(id);
-      }
-    }
-    if (batch.length === 0) return;
-    const released = new Set(batch);
-    this.held = this.held.filter((p) => !released.has(p));
-    this.forward(batch.sort((a, b) => a.seq - b.seq));
+  private get leaseMs(): number {
+    return this.c.leaseMs ?? HOLD_LEASE_MS;
   }
 
   private progress(patch: Partial<OperationStatus> = {}): void {
@@ -177,8 +164,15 @@ export class Operation {
     this.onProgress(this.status);
   }
 
-  /** Copies `scopes` matching the filter from one source to the destination. */
-  private async copy(src: MbSession, lock: boolean): Promise<void> {
+  /** Records the step in the journal, then lets it run. */
+  private async enter(step: Step): Promise<void> {
+    this.status.step = step;
+    await this.c.journal?.(this.status);
+    this.progress();
+  }
+
+  /** Copies `scopes` matching the filter from one source to the destination; puts name this operation. */
+  private async copy(src: MbSession): Promise<void> {
     const t = this.status.timeline;
     t.getStart ??= Date.now();
     for (const scope of this.status.scopes) {
@@ -186,19 +180,18 @@ export class Operation {
       const puts: Promise<unknown>[] = [];
       const put = (chunks: Chunk[]) => {
         t.putStart ??= Date.now();
-        const p = this.to.put(scope, chunks).then(() => {
+        const p = this.to.put(scope, chunks, this.status.id).then(() => {
           this.status.flows += scope === 'per-flow' ? chunks.length : 0;
           this.progress();
-          if (this.opts.earlyRelease && scope === 'per-flow') this.releaseFlows(chunks.map((c) => c.key as string));
         });
         puts.push(p);
         return p;
       };
       await src.get(scope, this.status.filter, (chunks) => {
         this.status.bytes += chunkBytes(chunks);
-        if (this.opts.parallelPuts) void put(chunks).catch(() => {});
+        if (this.c.optimizations.parallelPuts) void put(chunks).catch(() => {});
         else collected.push(chunks);
-      }, lock && scope === 'per-flow');
+      });
       t.getEnd = Date.now();
       for (const chunks of collected) await put(chunks);
       await Promise.all(puts);
@@ -206,74 +199,114 @@ export class Operation {
     t.putEnd = Date.now();
   }
 
-  async moveRun(routing: Routing): Promise<void> {
-    const src = this.sources[0];
-    const lossFree = this.status.guarantee !== 'none';
-    const t = this.status.timeline;
-    if (lossFree && !this.opts.lateLocking) await src.enableEvents(this.status.filter, 'drop');
-    await this.copy(src, lossFree && this.opts.lateLocking);
-    if (this.status.guarantee === 'order-preserving') await this.to.enableEvents(this.status.filter, 'buffer');
-    await routing.route(this.status.filter, this.to.instance);
-    t.route = Date.now();
-    this.progress();
-    if (lossFree) {
-      // Everything the switch sent the source before the change is in its socket; once it has
-      // received that many packets, every late event is already in our hands.
-      const sentToSource = await routing.forwardedTo(src.instance);
-      t.releaseStart = Date.now();
-      this.forwardAll = true;
-      const rest = this.held.sort((a, b) => a.seq - b.seq);
-      this.held = [];
-      this.heldByFlow.clear();
-      this.forward(rest);
-      const deadline = Date.now() + DRAIN_DEADLINE_MS;
-      for (;;) {
-        const s = await src.stats();
-        if (s.packetsReceived >= sentToSource) break;
-        if (Date.now() > deadline) {
-          throw new Error(`source ${src.instance} received ${s.packetsReceived} of the ${sentToSource} packets the switch sent it within ${DRAIN_DEADLINE_MS} ms of the route change`);
-        }
-        await new Promise((r) => setTimeout(r, 2));
+  private routing(): Routing {
+    if (!this.c.routing) throw new OperationError('a move needs routing');
+    return this.c.routing;
+  }
+
+  /** Renews the hold every third of its lease until stopped; a failed renewal is kept for the route step. */
+  private keepHolding(): void {
+    const routing = this.routing();
+    this.renewal = setInterval(() => {
+      routing.hold(this.status.id, this.status.filter, { leaseMs: this.leaseMs, renew: true })
+        .catch((e: Error) => { this.renewFailure ??= e; });
+    }, Math.max(5, Math.floor(this.leaseMs / 3)));
+    // Renewing is no reason for a process to stay up.
+    this.renewal.unref();
+  }
+
+  private stopHolding(): void {
+    if (this.renewal) clearInterval(this.renewal);
+    this.renewal = null;
+  }
+
+  /** Waits until the source has received every packet the switch sent it (after the hold, no more of the moved flows come). */
+  private async drain(src: MbSession): Promise<void> {
+    const sentToSource = await this.routing().forwardedTo(src.instance);
+    const deadline = Date.now() + DRAIN_DEADLINE_MS;
+    for (;;) {
+      const s = await src.stats();
+      if (s.packetsReceived >= sentToSource) break;
+      if (Date.now() > deadline) {
+        throw new Error(`source ${src.instance} received ${s.packetsReceived} of the ${sentToSource} packets the switch sent it within ${DRAIN_DEADLINE_MS} ms of the hold`);
       }
-      t.drained = Date.now();
-      await Promise.all(this.forwards);
-      t.releaseEnd = Date.now();
-      await src.disableEvents(this.status.filter);
-      if (this.status.guarantee === 'order-preserving') await this.to.disableEvents(this.status.filter);
+      await new Promise((r) => setTimeout(r, 2));
     }
-    t.deleteStart = Date.now();
+    this.status.timeline.drained = Date.now();
+  }
+
+  private async routeAndRelease(): Promise<void> {
+    if (this.renewFailure) throw new Error(`the switch's hold was lost: ${this.renewFailure.message}`);
+    const t = this.status.timeline;
+    t.releaseStart = Date.now();
+    const r = await this.routing().routeAndRelease(this.status.filter, this.to.instance, this.status.id);
+    this.stopHolding();
+    t.route = t.releaseEnd = Date.now();
+    this.progress({ routeVersion: r.version, eventsHeld: r.count + r.dropped, eventsReleased: r.count, eventsDropped: r.dropped });
+  }
+
+  private async deleteAtSource(src: MbSession): Promise<void> {
+    this.status.timeline.deleteStart = Date.now();
     for (const scope of this.status.scopes) await src.del(scope, this.status.filter);
   }
 
-  private sources: MbSession[] = [];
+  /** The move from `from` (the journal's step onwards, when resumed). */
+  private async moveFrom(step: Step, src: MbSession): Promise<void> {
+    const held = this.status.guarantee !== 'none';
+    const at = STEPS.indexOf(step);
+    if (at <= STEPS.indexOf('copy')) {
+      if (held) {
+        if (at === 0) await this.enter('hold');
+        await this.routing().hold(this.status.id, this.status.filter, { leaseMs: this.leaseMs, renew: at > 0 });
+        this.keepHolding();
+        await this.drain(src);
+      }
+      await this.enter('copy');
+      await this.copy(src);
+    }
+    if (at <= STEPS.indexOf('route')) {
+      await this.enter('route');
+      if (held) {
+        await this.routeAndRelease();
+      } else {
+        await this.routing().route(this.status.filter, this.to.instance);
+        this.status.timeline.route = Date.now();
+      }
+    }
+    await this.enter('delete');
+    await this.deleteAtSource(src);
+  }
 
-  /** Runs the operation to its end; never throws (a failure ends in phase Failed with the cause). */
-  async run(sources: MbSession[], routing: Routing | null, onFailure: (op: Operation, err: Error) => Promise<void>): Promise<OperationStatus> {
-    this.sources = sources;
+  private async copyFrom(step: Step): Promise<void> {
+    if (STEPS.indexOf(step) <= STEPS.indexOf('copy')) {
+      await this.enter('copy');
+      for (const src of this.c.sources) await this.copy(src);
+    }
+    if (this.status.kind === 'merge') {
+      await this.enter('delete');
+      for (const src of this.c.sources) await this.deleteAtSource(src);
+    }
+  }
+
+  /**
+   * Runs the operation to its end from `step` (the first, or where a journal says another
+   * controller stopped); never throws: a failure ends in phase Failed with the cause, after
+   * `onFailure` put things back.
+   */
+  async run(onFailure: (op: Operation, err: Error) => Promise<void>, step: Step = 'hold'): Promise<OperationStatus> {
     this.progress({ phase: 'Running' });
     try {
-      if (this.status.kind === 'move') {
-        if (!routing) throw new OperationError('a move needs routing');
-        await this.moveRun(routing);
-      } else {
-        for (const src of sources) await this.copy(src, false);
-      }
+      if (this.status.kind === 'move') await this.moveFrom(step, this.c.sources[0]);
+      else await this.copyFrom(step);
       this.status.timeline.end = Date.now();
       this.progress({ phase: 'Succeeded' });
     } catch (e) {
+      this.stopHolding();
       this.status.timeline.end = Date.now();
       this.status.error = (e as Error).message;
       await onFailure(this, e as Error).catch((e2: Error) => { this.status.error += `; recovery: ${e2.message}`; });
       this.progress({ phase: 'Failed' });
     }
     return this.status;
-  }
-
-  /** Packets taken from the source and not yet processed anywhere: they go back on failure. */
-  takeHeld(): WirePacket[] {
-    const rest = this.held.sort((a, b) => a.seq - b.seq);
-    this.held = [];
-    this.heldByFlow.clear();
-    return rest;
   }
 }

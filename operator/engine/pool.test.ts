@@ -56,7 +56,7 @@ async function pool(concurrency: number) {
     start: async (name) => { await c.addInstance('monitor', name); },
     stop: (name) => c.stopInstance(name),
   }, {
-    descriptor, configuration: () => ({ values: {}, generation: 1 }), guarantee: 'loss-free', optimizations: { parallelPuts: true, earlyRelease: true, lateLocking: true }, concurrency, log: silentLogger,
+    descriptor, configuration: () => ({ values: {}, generation: 1 }), guarantee: 'loss-free', optimizations: { parallelPuts: true }, concurrency, log: silentLogger,
     onOperation: (s) => operations.add(s), onStep: (s) => steps.push(s),
   });
   const scale = (replicas: number, pins: Pin[] = []) => exec.run(plan({ current: exec.placement, replicas, pins, namePrefix: 'm' }));

@@ -56,6 +56,8 @@ export interface PoolOptions {
   log: Logger;
   /** Progress of every operation this executor runs (a move, clone or merge), with what it was run for. */
   onOperation?: (s: OperationStatus, cause: OperationCause) => void;
+  /** Records each operation's step durably before it runs (its StateOperation), so another controller can take it over. */
+  journal?: (s: OperationStatus, cause: OperationCause) => Promise<void>;
   onStep?: (step: Step, placement: Placement) => void;
 }
 
@@ -134,8 +136,10 @@ export class PoolExecutor {
     this.o.onConfigured?.(instance, c.generation);
   }
 
-  private progress(cause: OperationCause): (s: OperationStatus) => void {
-    return (s) => this.o.onOperation?.(s, cause);
+  /** How an operation run for `cause` reports its progress and records its steps. */
+  private reporting(cause: OperationCause): { onProgress: (s: OperationStatus) => void; journal?: (s: OperationStatus) => Promise<void> } {
+    const journal = this.o.journal;
+    return { onProgress: (s) => this.o.onOperation?.(s, cause), ...(journal ? { journal: (s: OperationStatus) => journal(s, cause) } : {}) };
   }
 
   /**
@@ -143,7 +147,7 @@ export class PoolExecutor {
    * partitioning changes owner (and so the placement), any other filter becomes a pin.
    */
   async operate(req: OperationRequest): Promise<OperationStatus> {
-    const o = { guarantee: req.guarantee ?? this.o.guarantee, optimizations: this.o.optimizations, onProgress: this.progress(req) };
+    const o = { guarantee: req.guarantee ?? this.o.guarantee, optimizations: this.o.optimizations, ...this.reporting(req) };
     const [from] = req.from;
     if (req.kind === 'clone') return this.controller.clone(from, req.to, req.filter, req.scopes, o);
     if (req.kind === 'merge') return this.controller.merge(req.from, req.to, req.filter, req.scopes, o);
@@ -185,14 +189,14 @@ export class PoolExecutor {
     const to = this.failoverTarget(dead, gone);
     this.router.unpin(dead);
     const req: OperationRequest = { kind: 'move', from: [dead], to, filter: this.router.bucketFilter(this.router.bucketsOf(dead)), scopes: this.moveScopes() };
-    const s = await this.controller.failover(dead, to, req.filter, req.scopes, lostFlows, { onProgress: this.progress(req) });
+    const s = await this.controller.failover(dead, to, req.filter, req.scopes, lostFlows, { onProgress: this.reporting(req).onProgress });
     if (s.phase === 'Failed') throw new Error(`re-routing the flows of ${dead} to ${to} failed: ${s.error}`);
     this.placement = { ...p, instances: p.instances.filter((i) => i !== dead), owner: p.owner.map((o) => (o === dead ? to : o)) };
     return s;
   }
 
   private async execute(step: Step): Promise<void> {
-    const onProgress = this.progress(step);
+    const reporting = this.reporting(step);
     switch (step.kind) {
       case 'create': {
         await this.runtime.start(step.instance);
@@ -207,18 +211,18 @@ export class PoolExecutor {
       }
       case 'clone': {
         // Its configuration it took when created; only shared knowledge (a cache) is copied.
-        if (this.o.descriptor.sharedAllFlows) await this.controller.clone(step.from, step.to, {}, ['all-flows'], { onProgress });
+        if (this.o.descriptor.sharedAllFlows) await this.controller.clone(step.from, step.to, {}, ['all-flows'], reporting);
         return;
       }
       case 'move': {
         const s = await this.controller.move(step.from, step.to, this.router.unpinnedBucketFilter(step.buckets), this.moveScopes(),
-          { guarantee: this.o.guarantee, optimizations: this.o.optimizations, onProgress });
+          { guarantee: this.o.guarantee, optimizations: this.o.optimizations, ...reporting });
         if (s.phase === 'Failed') throw new Error(`move of buckets ${step.buckets.join(',')} from ${step.from} to ${step.to} failed: ${s.error}`);
         return;
       }
       case 'merge': {
         // Tallies add up and caches union (each middlebox's put decides how), so both scopes merge.
-        const s = await this.controller.merge([step.from], step.to, {}, ['multi-flow', 'all-flows'], { onProgress });
+        const s = await this.controller.merge([step.from], step.to, {}, ['multi-flow', 'all-flows'], reporting);
         if (s.phase === 'Failed') throw new Error(`merge of ${step.from} into ${step.to} failed: ${s.error}`);
         return;
       }

@@ -57,8 +57,9 @@ export class MbSession extends EventEmitter<MbSessionEvents> {
     return ack.count;
   }
 
-  async put(scope: Scope, chunks: Chunk[]): Promise<number> {
-    return (await this.rpc.request<{ count: number }>({ type: 'put', scope, chunks })).count;
+  /** `op`: the operation the chunks belong to; the instance skips any it already took under it. */
+  async put(scope: Scope, chunks: Chunk[], op?: string): Promise<number> {
+    return (await this.rpc.request<{ count: number }>({ type: 'put', scope, chunks, ...(op ? { op } : {}) })).count;
   }
 
   async del(scope: Scope, filter: FlowFilter): Promise<number> {

@@ -17,6 +17,8 @@ import type { PoolRegistry } from './pool-registry.js';
 import type { Result } from './queue.js';
 import { withPlacement } from './snapshot.js';
 import { operationStatus } from './status.js';
+import { placementAfter, resumable, takeOver } from './resume.js';
+import type { OperationStatus } from '../engine/operation.js';
 
 const WAIT_MS = 2000;
 
@@ -40,8 +42,8 @@ export class OperationReconciler {
     const ns = op.metadata.namespace!;
     const uid = op.metadata.uid ?? key;
     if (this.mine.has(uid)) return; // running, or finished here (the cache may not show it yet)
-    if (phase === 'Running') {
-      return this.fail(op, 'the operator restarted while this operation ran; create it again');
+    if (phase === 'Running' && !resumable(op)) {
+      return this.fail(op, 'the operator restarted before this operation recorded a step; create it again');
     }
     const poolKey = `${ns}/${op.spec.pool}`;
     const pool = this.pools.get(poolKey);
@@ -64,25 +66,32 @@ export class OperationReconciler {
       const filter = (f.buckets ? { ...f, buckets: { ...f.buckets, ...(p.inside ? { inside: p.inside } : {}) } } : f) as FlowFilter;
       const scopes = op.spec.scopes ?? ['per-flow'];
       const migration = pool.spec.migration ?? {};
-      const tracker = new OperationTracker(this.client, this.log, pool, op, 0);
-      await tracker.begin();
-      const exec = new PoolExecutor(st.actual.placement, st.engine.controller, st.engine.router, st.engine.instances, {
-        descriptor: st.descriptor, configuration: () => st.config, guarantee: op.spec.guarantee ?? 'loss-free', log: this.log,
-        optimizations: { ...DEFAULTS.optimizations, ...migration.optimizations }, onOperation: (s) => tracker.progress(s),
-      });
-      const s = await exec.operate({ kind: op.spec.kind, from: op.spec.from, to: op.spec.to, filter, scopes });
-      tracker.progress(s);
+      const optimizations = { ...DEFAULTS.optimizations, ...migration.optimizations };
+      let s: OperationStatus;
+      if (resumable(op)) {
+        // A stopped operator's: taken over from its journal, under the pool's lock as any other.
+        s = await takeOver(this.client, this.log, pool, op, st.engine.controller, optimizations);
+      } else {
+        const tracker = new OperationTracker(this.client, this.log, pool, op, 0);
+        await tracker.begin();
+        const exec = new PoolExecutor(st.actual.placement, st.engine.controller, st.engine.router, st.engine.instances, {
+          descriptor: st.descriptor, configuration: () => st.config, guarantee: op.spec.guarantee ?? 'loss-free', log: this.log,
+          optimizations, onOperation: (x) => tracker.progress(x), journal: (x) => tracker.journal(x),
+        });
+        s = await exec.operate({ kind: op.spec.kind, from: op.spec.from, to: op.spec.to, filter, scopes });
+        tracker.progress(s);
+        await tracker.finish(s.phase === 'Succeeded' ? 'Succeeded' : 'Failed', s.error);
+      }
       if (s.phase === 'Succeeded' && op.spec.kind === 'move') {
         const onBuckets = f.buckets && Object.keys(f).length === 1 && f.buckets.key === p.key && f.buckets.of === p.buckets;
         if (onBuckets) {
           // The router moved whole buckets: that is the pool's placement now.
-          st.actual = withPlacement(st.actual, exec.placement);
+          st.actual = withPlacement(st.actual, placementAfter(st.actual.placement, s, p));
         } else {
           st.userPins = [...st.userPins.filter((x) => x.name !== op.metadata.name), { name: op.metadata.name, filter, instance: op.spec.to }];
           st.appliedPins = JSON.stringify([]); // re-install pins with this route among them
         }
       }
-      await tracker.finish(s.phase === 'Succeeded' ? 'Succeeded' : 'Failed', s.error);
     }).catch((e: unknown) => {
       this.mine.delete(uid); // not carried out: the retry may
       throw e;

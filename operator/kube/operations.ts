@@ -55,6 +55,12 @@ export class OperationTracker {
     await this.events('Normal', 'OperationStarted', `${describe(this.op)} started (${this.op.metadata.name})`);
   }
 
+  /** Marks an operation another operator left Running as taken over here, at its journal's step. */
+  async resumed(step: string): Promise<void> {
+    this.phase = 'Running';
+    await this.events('Normal', 'OperationResumed', `${describe(this.op)} taken over at step ${step} from an operator that stopped (${this.op.metadata.name})`);
+  }
+
   /** The engine's progress callback: writes are coalesced to one per interval. */
   progress(s: OperationStatus): void {
     this.latest = s;
@@ -65,6 +71,18 @@ export class OperationTracker {
       void this.write();
     }, wait);
   }
+
+  /**
+   * The engine's journal: the step about to run is written now, before it runs (not coalesced);
+   * rejects when the API server did not take it, and the step does not run.
+   */
+  readonly journal = async (s: OperationStatus): Promise<void> => {
+    this.latest = s;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    const err = await this.write();
+    if (err) throw new Error(`could not record step ${s.step} of ${this.op.metadata.name}: ${apiMessage(err)}`);
+  };
 
   /** Writes the final status and records the outcome. */
   async finish(phase: 'Succeeded' | 'Failed', message?: string): Promise<void> {
@@ -90,8 +108,9 @@ export class OperationTracker {
     return this.latest;
   }
 
-  private write(message?: string): Promise<void> {
-    this.chain = this.chain.then(async () => {
+  /** Resolves with the error when the write failed (logged). */
+  private write(message?: string): Promise<unknown> {
+    const done = this.chain.then(async () => {
       const status = operationStatus(this.latest, {
         phase: this.phase, startedAt: this.latest?.timeline.start ?? this.startedAt, flowsTotal: this.flowsTotal,
         generation: this.op.metadata.generation ?? 1, message, previous: this.written, now: new Date(),
@@ -100,11 +119,14 @@ export class OperationTracker {
       try {
         await this.client.applyOperationStatus(this.op.metadata.namespace!, this.op.metadata.name, status);
         this.written = status;
+        return null;
       } catch (e) {
         this.log.warn({ op: this.op.metadata.name, err: apiMessage(e) }, 'could not write operation status');
+        return e;
       }
     });
-    return this.chain;
+    this.chain = done.then(() => {});
+    return done;
   }
 
   private async events(type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {

@@ -31,6 +31,7 @@ import { POOL_LABEL } from './labels.js';
 import { poolConfiguration, staleInstances } from './configuration.js';
 import { operationStatus, poolStatus, sameStatus } from './status.js';
 import { egressEvents, syncEgress, withEgress } from './pool-egress.js';
+import { placementAfter, resumable, takeOver } from './resume.js';
 
 export const FINALIZER = 'openmb.io/drain';
 /** How often a converged pool is confirmed with its engine; status is written only when that changes it (see poolStatus). */
@@ -98,17 +99,29 @@ export class PoolReconciler {
     };
     this.registry.states.set(key, st);
     this.log.info({ pool: key, switch: engine.switchAddress, runtime: this.runtime.name, recorded: st.actual.placement.instances }, 'pool engine started');
-    // Our own operations left unfinished by a restart end here; the new plan redoes what is needed.
+    // Our own operations a stopped operator left unfinished: those with a journal are taken over
+    // (resumed or rolled back, DESIGN §6); the others end here, and the new plan redoes what is needed.
+    await st.lock.run(() => this.takeOverAll(pool, st, desired));
+    return st;
+  }
+
+  private async takeOverAll(pool: MiddleboxPool, st: PoolState, desired: DesiredState): Promise<void> {
+    const { key, engine } = st;
     for (const op of this.ops.list()) {
       const phase = op.status?.phase;
       if (op.metadata.namespace !== pool.metadata.namespace || op.spec.pool !== pool.metadata.name || op.metadata.labels?.[MANAGED_BY] !== FIELD_MANAGER) continue;
       if (phase === 'Succeeded' || phase === 'Failed') continue;
+      if (resumable(op)) {
+        const s = await takeOver(this.client, this.log, pool, op, engine.controller, desired.optimizations);
+        st.actual = withPlacement(st.actual, placementAfter(st.actual.placement, s, engine.router.partitioning));
+        this.log.info({ pool: key, op: op.metadata.name, phase: s.phase, error: s.error }, 'took over an operation of a stopped operator');
+        continue;
+      }
       await this.client.applyOperationStatus(op.metadata.namespace!, op.metadata.name, operationStatus(null, {
         phase: 'Failed', startedAt: Date.now(), flowsTotal: op.status?.progress?.flowsTotal ?? 0, generation: op.metadata.generation ?? 1,
-        message: 'the operator restarted before this operation finished; the pool is planned again from what still runs', previous: op.status, now: new Date(),
+        message: 'the operator restarted before this operation recorded a step; the pool is planned again from what still runs', previous: op.status, now: new Date(),
       })).catch((e: unknown) => this.log.warn({ op: op.metadata.name, err: apiMessage(e) }, 'could not write operation status'));
     }
-    return st;
   }
 
   /** Reads load from the engine, and drops instances it no longer has (their flows are lost), failing their flows over to survivors. */
@@ -259,7 +272,7 @@ export class PoolReconciler {
   /** Runs a group's steps one after another, or a group of moves all at once (stepGroups), each move its own StateOperation. */
   private async runGroup(pool: MiddleboxPool, st: PoolState, desired: DesiredState, group: Step[], left: number): Promise<void> {
     const trackers = new Map<OperationCause, OperationTracker>();
-    const exec = this.executor(st, desired, (s, cause) => trackers.get(cause)?.progress(s));
+    const exec = this.executor(st, desired, (s, cause) => trackers.get(cause)?.progress(s), (s, cause) => trackers.get(cause)?.journal(s) ?? Promise.resolve());
     const atOnce = group.every((s) => s.kind === 'move');
     for (const batch of atOnce ? [group] : group.map((s) => [s])) {
       for (const step of batch) {
@@ -288,9 +301,10 @@ export class PoolReconciler {
   }
 
   /** How every operation on the pool's state runs: each reports its progress (to its StateOperation's tracker). */
-  private executor(st: PoolState, desired: DesiredState, onOperation: (s: OperationStatus, cause: OperationCause) => void): PoolExecutor {
+  private executor(st: PoolState, desired: DesiredState, onOperation: (s: OperationStatus, cause: OperationCause) => void,
+    journal?: (s: OperationStatus, cause: OperationCause) => Promise<void>): PoolExecutor {
     return new PoolExecutor(st.actual.placement, st.engine.controller, st.engine.router, st.engine.instances, {
-      descriptor: liveDescriptor(st), guarantee: desired.guarantee, optimizations: desired.optimizations, log: this.log, onOperation,
+      descriptor: liveDescriptor(st), guarantee: desired.guarantee, optimizations: desired.optimizations, log: this.log, onOperation, ...(journal ? { journal } : {}),
       configuration: () => st.config, onConfigured: (instance, generation) => { st.configured.set(instance, generation); },
       onStep: (_s, placement) => { st.actual = withPlacement(st.actual, placement); },
     });
@@ -342,7 +356,7 @@ export class PoolReconciler {
     const leaving = p.instances.filter((i) => i !== survivor);
     let left = leaving.length * 3;
     const trackers = new Map<OperationCause, OperationTracker>();
-    const exec = this.executor(st, desired, (s, cause) => trackers.get(cause)?.progress(s));
+    const exec = this.executor(st, desired, (s, cause) => trackers.get(cause)?.progress(s), (s, cause) => trackers.get(cause)?.journal(s) ?? Promise.resolve());
     const run = async (req: OperationRequest, flowsTotal: number) => {
       const tracker = await this.createOperation(pool, st, desired, { pool: pool.metadata.name, kind: req.kind, from: req.from, to: req.to, scopes: req.scopes, guarantee: req.guarantee ?? 'none' }, flowsTotal);
       trackers.set(req, tracker);

@@ -64,8 +64,6 @@ export function desiredState(pool: MiddleboxPool, defaultKey: PartitionKey): Des
     concurrency: m.concurrency ?? DEFAULTS.concurrency,
     optimizations: {
       parallelPuts: o.parallelPuts ?? DEFAULTS.optimizations.parallelPuts,
-      earlyRelease: o.earlyRelease ?? DEFAULTS.optimizations.earlyRelease,
-      lateLocking: o.lateLocking ?? DEFAULTS.optimizations.lateLocking,
     },
     namePrefix: pool.metadata.name,
     deleting: Boolean(pool.metadata.deletionTimestamp),

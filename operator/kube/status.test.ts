@@ -145,7 +145,7 @@ test('desired state: defaults filled, the middlebox key when the spec has none, 
   t.is(d.key, 'host');
   t.is(d.buckets, 64);
   t.is(d.guarantee, 'loss-free');
-  t.deepEqual(d.optimizations, { parallelPuts: true, earlyRelease: true, lateLocking: true });
+  t.deepEqual(d.optimizations, { parallelPuts: true });
   t.deepEqual(d.pins, [{ name: 'dns', filter: { tpDst: 53 }, instance: 'web-0' }]);
   t.is(d.namePrefix, 'web');
   t.false(d.deleting);

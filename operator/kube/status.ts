@@ -13,10 +13,11 @@
  * under steady traffic is not rewritten on every resync.
  */
 import type {
-  Condition, ConditionStatus, MiddleboxPoolStatus, OperationPhase, PartitionKey, PoolPhase, StateOperationStatus,
+  Condition, ConditionStatus, MiddleboxPoolStatus, OperationJournal, OperationPhase, PartitionKey, PoolPhase, StateOperationStatus,
 } from '../api/types.js';
 import { formatBuckets } from '../api/buckets.js';
 import type { OperationStatus } from '../engine/operation.js';
+import type { FlowFilter } from '../../shims/flow/filter.js';
 import { instanceSelector } from './labels.js';
 import type { ActualState } from './snapshot.js';
 import { canonicalJson } from '../../shims/protocol/canonical-json.js';
@@ -137,6 +138,28 @@ export function sameStatus(a: unknown, b: unknown): boolean {
   return canonicalJson(a) === canonicalJson(b);
 }
 
+/** The journal a StateOperation's status keeps of an engine operation (see OperationJournal). */
+export function journalOf(s: OperationStatus, step: OperationJournal['step']): OperationJournal {
+  return {
+    id: s.id, step, kind: s.kind, guarantee: s.guarantee, from: [...s.from], to: s.to, filter: s.filter as Record<string, unknown>, scopes: [...s.scopes],
+    ...(s.routeVersion !== undefined ? { routeVersion: s.routeVersion } : {}),
+  };
+}
+
+/**
+ * The engine operation a journal describes, for a controller that takes it over: its progress
+ * as last written, its timeline from the recorded start.
+ */
+export function journaledOperation(j: OperationJournal, status: StateOperationStatus): OperationStatus {
+  const p = status.progress;
+  return {
+    id: j.id, kind: j.kind, guarantee: j.guarantee, from: [...j.from], to: j.to, filter: j.filter as FlowFilter, scopes: [...j.scopes], step: j.step,
+    ...(j.routeVersion !== undefined ? { routeVersion: j.routeVersion } : {}),
+    phase: 'Running', flows: p?.flowsDone ?? 0, bytes: p?.bytes ?? 0, eventsHeld: p?.eventsHeld ?? 0, eventsReleased: p?.eventsReleased ?? 0, eventsDropped: p?.eventsDropped ?? 0,
+    timeline: { start: status.startTime ? Date.parse(status.startTime) : Date.now() },
+  };
+}
+
 /** What a StateOperation's status shows of an engine operation. */
 export function operationStatus(s: OperationStatus | null, o: {
   phase: OperationPhase;
@@ -155,6 +178,7 @@ export function operationStatus(s: OperationStatus | null, o: {
   const cond = (type: string, status: ConditionStatus, reason: string) =>
     setCondition(o.previous?.conditions, { type, status, observedGeneration: o.generation, reason, message }, o.now);
   return {
+    ...(s?.step ? { journal: journalOf(s, s.step) } : {}),
     phase: o.phase,
     progress: {
       flowsTotal: terminal && o.phase === 'Succeeded' ? done : Math.max(o.flowsTotal, done),

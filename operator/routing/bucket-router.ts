@@ -77,6 +77,52 @@ export class BucketRouter implements Routing {
    * keep their pins); any other filter becomes a pin.
    */
   async route(filter: FlowFilter, instance: string): Promise<void> {
+    this.reroute(filter, instance);
+    await this.apply();
+  }
+
+  /**
+   * Re-routes as route() does, and ends the hold `holdId` in the same step at each switch, so its
+   * packets and every later one of the filter go to `instance`. Rejects, changing nothing here,
+   * when a switch no longer has the hold (it lapsed); resolves with the packets released and the
+   * table version installed.
+   */
+  async routeAndRelease(filter: FlowFilter, instance: string, holdId: string): Promise<{ count: number; version: number; dropped: number }> {
+    const before = { owner: [...this.owner], pins: this.pins };
+    this.reroute(filter, instance);
+    const rules = this.rules();
+    try {
+      const acks = await Promise.all(this.switches().map((s) => s.release(holdId, [{ op: 'replace-all', rules }])));
+      return { count: acks.reduce((n, a) => n + a.count, 0), version: Math.max(0, ...acks.map((a) => a.version)), dropped: acks.reduce((n, a) => n + a.dropped, 0) };
+    } catch (e) {
+      this.owner.splice(0, this.owner.length, ...before.owner);
+      this.pins = before.pins;
+      throw e;
+    }
+  }
+
+  /** Holds the filter's packets at every switch (or renews the hold); see SwitchSession.hold. */
+  async hold(holdId: string, filter: FlowFilter, o: { leaseMs?: number; renew?: boolean } = {}): Promise<void> {
+    await Promise.all(this.switches().map((s) => s.hold(holdId, filter, o)));
+  }
+
+  /** Ends a hold without a route change: its packets go where they went before it. */
+  async release(holdId: string): Promise<number> {
+    const acks = await Promise.all(this.switches().map((s) => s.release(holdId)));
+    return acks.reduce((n, a) => n + a.count, 0);
+  }
+
+  /** How the hold stands at the first switch: in place, ended (and how), or unknown to it. */
+  async holdState(holdId: string): Promise<{ state: 'held' } | { state: 'released' | 'lapsed'; version: number } | { state: 'unknown' }> {
+    const [sw] = this.switches();
+    if (!sw) throw new Error('no switch connected to ask about hold ' + holdId);
+    const { holds, ended } = await sw.holds();
+    if (holds.some((h) => h.holdId === holdId)) return { state: 'held' };
+    const e = ended.find((h) => h.holdId === holdId);
+    return e ? { state: e.how, version: e.version } : { state: 'unknown' };
+  }
+
+  private reroute(filter: FlowFilter, instance: string): void {
     const b = filter.buckets;
     const { except, ...rest } = filter;
     const pinned = new Set(this.pins.map((p) => JSON.stringify(p.filter)));
@@ -87,7 +133,6 @@ export class BucketRouter implements Routing {
       const name = JSON.stringify(filter);
       this.pins = [...this.pins.filter((p) => p.name !== name), { name, filter, instance }];
     }
-    await this.apply();
   }
 
   /** Reads the table back from the first switch: how a restarted controller learns where buckets go. */

@@ -2,7 +2,7 @@
 import { EventEmitter } from 'node:events';
 import type { Peer } from '../../shims/protocol/connection.js';
 import type { FlowFilter } from '../../shims/flow/filter.js';
-import { describeIssues, type Rule, type RuleChange, switchReply, type SwitchStats } from '../../shims/protocol/messages.js';
+import { describeIssues, type EndedHold, type HoldInfo, type Rule, type RuleChange, switchReply, type SwitchStats } from '../../shims/protocol/messages.js';
 import { RpcClient } from '../../shims/protocol/rpc.js';
 
 export interface SwitchSessionEvents {
@@ -30,12 +30,20 @@ export class SwitchSession extends EventEmitter<SwitchSessionEvents> {
     return (await this.rpc.request<{ version: number }>({ type: 'flow-mod', changes })).version;
   }
 
-  async hold(holdId: string, filter: FlowFilter): Promise<void> {
-    await this.rpc.request({ type: 'hold', holdId, filter });
+  /** Holds the filter's packets (or renews the hold); with `leaseMs` it lapses unless renewed; `renew` refuses to make a new one. */
+  async hold(holdId: string, filter: FlowFilter, o: { leaseMs?: number; renew?: boolean } = {}): Promise<void> {
+    await this.rpc.request({ type: 'hold', holdId, filter, ...o });
   }
 
-  async release(holdId: string): Promise<number> {
-    return (await this.rpc.request<{ count: number }>({ type: 'release', holdId })).count;
+  /** Ends a hold, applying `changes` first in the same step; resolves with the packets it held and the table's version. */
+  async release(holdId: string, changes?: RuleChange[]): Promise<{ count: number; version: number; dropped: number }> {
+    const r = await this.rpc.request<{ count: number; version?: number; dropped?: number }>({ type: 'release', holdId, ...(changes ? { changes } : {}) });
+    return { count: r.count, version: r.version ?? 0, dropped: r.dropped ?? 0 };
+  }
+
+  /** The holds in place, and how recent ones ended. */
+  async holds(): Promise<{ holds: HoldInfo[]; ended: EndedHold[] }> {
+    return this.rpc.request<{ holds: HoldInfo[]; ended: EndedHold[] }>({ type: 'get-holds' });
   }
 
   async barrier(): Promise<void> {

@@ -61,7 +61,12 @@ export type Hello = z.infer<typeof hello>;
 
 export const mbRequest = z.discriminatedUnion('type', [
   z.object({ type: z.literal('get'), id, scope, filter: filterSchema, raiseEvents: z.boolean().optional() }),
-  z.object({ type: z.literal('put'), id, scope, chunks }),
+  /**
+   * `op` names the operation the chunks belong to: a chunk whose key this instance already took
+   * under the same op is skipped, so an operation resumed after a controller crash never applies
+   * merged state twice.
+   */
+  z.object({ type: z.literal('put'), id, scope, chunks, op: z.string().min(1).max(128).optional() }),
   z.object({ type: z.literal('del'), id, scope, filter: filterSchema }),
   z.object({ type: z.literal('get-config'), id }),
   /** `generation` numbers the configuration (a pool's metadata.generation), so the controller can tell which one an instance runs. */
@@ -98,7 +103,8 @@ export type ErrorCause = z.infer<typeof errorCause>;
 export const mbReply = z.discriminatedUnion('type', [
   z.object({ type: z.literal('state'), id, chunks }),
   z.object({ type: z.literal('get-ack'), id, count: z.number().int() }),
-  z.object({ type: z.literal('put-ack'), id, count: z.number().int() }),
+  /** `skipped`: chunks of the put's op this instance had already taken. */
+  z.object({ type: z.literal('put-ack'), id, count: z.number().int(), skipped: z.number().int().optional() }),
   z.object({ type: z.literal('del-ack'), id, count: z.number().int() }),
   z.object({ type: z.literal('config'), id, values: z.record(z.unknown()), generation: z.number().int().min(0).optional() }),
   z.object({ type: z.literal('put-config-ack'), id, generation: z.number().int().min(0).optional() }),
@@ -131,8 +137,20 @@ export type RuleChange = z.infer<typeof ruleChange>;
 
 export const switchRequest = z.discriminatedUnion('type', [
   z.object({ type: z.literal('flow-mod'), id, changes: z.array(ruleChange).min(1) }),
-  z.object({ type: z.literal('hold'), id, holdId: z.string().min(1), filter: filterSchema }),
-  z.object({ type: z.literal('release'), id, holdId: z.string().min(1) }),
+  /**
+   * Holds every packet the filter matches, in order, until released. Repeating it renews the
+   * hold; with `renew` it only renews, and is refused (unknown-key) when the hold is not there. With
+   * `leaseMs` the hold lapses when not renewed for that long: its packets then go where the table
+   * routes them, in order, as if released.
+   */
+  z.object({ type: z.literal('hold'), id, holdId: z.string().min(1).max(128), filter: filterSchema, leaseMs: z.number().int().min(10).max(3_600_000).optional(), renew: z.boolean().optional() }),
+  /**
+   * Ends a hold: `changes` are applied first, atomically with the release, so the held packets and
+   * every later one go by the new table. Refused (unknown-key) when the hold is not there.
+   */
+  z.object({ type: z.literal('release'), id, holdId: z.string().min(1).max(128), changes: z.array(ruleChange).optional() }),
+  /** The holds in place, and how the latest ones ended (released or lapsed). */
+  z.object({ type: z.literal('get-holds'), id }),
   z.object({ type: z.literal('barrier'), id }),
   z.object({ type: z.literal('get-stats'), id }),
   z.object({ type: z.literal('get-rules'), id }),
@@ -179,10 +197,29 @@ export interface EgressLinkStats {
   sinceMs: number;
 }
 
+/** A hold in place at a switch. */
+export interface HoldInfo {
+  holdId: string;
+  packets: number;
+  dropped: number;
+  leaseMs: number | null;
+}
+
+/** How a hold ended: released by the controller (with the table version it installed), or lapsed. */
+export interface EndedHold {
+  holdId: string;
+  how: 'released' | 'lapsed';
+  packets: number;
+  dropped: number;
+  version: number;
+}
+
 export const switchReply = z.discriminatedUnion('type', [
   z.object({ type: z.literal('flow-mod-ack'), id, version: z.number().int() }),
-  z.object({ type: z.literal('hold-ack'), id }),
-  z.object({ type: z.literal('release-ack'), id, count: z.number().int() }),
+  z.object({ type: z.literal('hold-ack'), id, renewed: z.boolean().optional() }),
+  /** `dropped`: packets the hold could not keep (it was full, see the switch's MAX_HELD). */
+  z.object({ type: z.literal('release-ack'), id, count: z.number().int(), version: z.number().int().optional(), dropped: z.number().int().optional() }),
+  z.object({ type: z.literal('holds'), id, holds: z.array(z.custom<HoldInfo>()), ended: z.array(z.custom<EndedHold>()) }),
   z.object({ type: z.literal('barrier-ack'), id }),
   z.object({ type: z.literal('stats'), id, stats: z.custom<SwitchStats>((v) => typeof v === 'object' && v !== null) }),
   z.object({ type: z.literal('rules'), id, rules: z.array(rule), version: z.number().int() }),

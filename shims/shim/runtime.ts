@@ -5,7 +5,7 @@
 import { decode } from '../flow/decode.js';
 import { compileFilter, type CompiledFilter, matchPacket } from '../flow/filter.js';
 import { packetFlow } from '../flow/key.js';
-import type { EventAction, MbCounters, MbRequest, Scope } from '../protocol/messages.js';
+import type { Chunk, EventAction, MbCounters, MbRequest, Scope } from '../protocol/messages.js';
 import { SCOPES } from '../protocol/messages.js';
 import type { WirePacket } from '../protocol/packets.js';
 import type { Partitioning } from '../protocol/descriptor.js';
@@ -40,6 +40,17 @@ export function latencyQuantile(hist: readonly number[], q: number): number {
   return 1.25 ** hist.length;
 }
 
+/**
+ * Operations whose puts an instance remembers. An operation is resumed by the controller that
+ * takes over from a crashed one, and an instance takes part in few at once: a resumed one is
+ * always among the latest.
+ */
+export const MAX_OPERATIONS_REMEMBERED = 16;
+
+function takenKey(scope: Scope, c: Chunk): string {
+  return `${scope}\n${String(c.key ?? '')}`;
+}
+
 interface EventRule {
   filter: CompiledFilter;
   /** Canonical JSON of the filter, so disable-events can name the rule it ends. */
@@ -65,6 +76,8 @@ export class MiddleboxInstance {
   private readonly lastSeq = new Map<string, number>();
   /** Switch ingress to processed here, as a histogram (see latencyBucket). */
   private readonly latency = new Array<number>(LATENCY_BUCKETS).fill(0);
+  /** Per operation, the chunks' keys this instance took (see the put message's `op`): the latest MAX_OPERATIONS_REMEMBERED. */
+  private readonly taken = new Map<string, Set<string>>();
   private readonly counters = { packetsReceived: 0, packetsProcessed: 0, packetsDropped: 0, packetsEmitted: 0, packetsReordered: 0, eventsRaised: 0 };
 
   /**
@@ -132,6 +145,25 @@ export class MiddleboxInstance {
     }
   }
 
+  /** The chunks this instance has not taken yet under operation `op`. */
+  private notTaken(op: string, scope: Scope, chunks: Chunk[]): Chunk[] {
+    const taken = this.taken.get(op);
+    return taken ? chunks.filter((c) => !taken.has(takenKey(scope, c))) : chunks;
+  }
+
+  /** Only after the put succeeded: a refused put took nothing. */
+  private markTaken(op: string, scope: Scope, chunks: Chunk[]): void {
+    let taken = this.taken.get(op);
+    if (taken) this.taken.delete(op);
+    else taken = new Set();
+    this.taken.set(op, taken); // the latest operation last, so the oldest goes first
+    for (const c of chunks) taken.add(takenKey(scope, c));
+    for (const oldest of this.taken.keys()) {
+      if (this.taken.size <= MAX_OPERATIONS_REMEMBERED) break;
+      this.taken.delete(oldest);
+    }
+  }
+
   /** Serves one validated southbound request. */
   handle(req: MbRequest, reply: Reply): void {
     try {
@@ -159,11 +191,13 @@ export class MiddleboxInstance {
         return;
       }
       case 'put': {
-        const count = this.tables.put(req.scope, req.chunks);
+        const chunks = req.op === undefined ? req.chunks : this.notTaken(req.op, req.scope, req.chunks);
+        const count = this.tables.put(req.scope, chunks);
+        if (req.op !== undefined) this.markTaken(req.op, req.scope, chunks);
         if (req.scope === 'per-flow') {
-          for (const c of req.chunks) if (typeof c.seq === 'number') this.lastSeq.set(c.key as string, Math.max(c.seq, this.lastSeq.get(c.key as string) ?? 0));
+          for (const c of chunks) if (typeof c.seq === 'number') this.lastSeq.set(c.key as string, Math.max(c.seq, this.lastSeq.get(c.key as string) ?? 0));
         }
-        reply({ type: 'put-ack', id: req.id, count });
+        reply({ type: 'put-ack', id: req.id, count, skipped: req.chunks.length - chunks.length });
         return;
       }
       case 'del': {

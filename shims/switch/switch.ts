@@ -10,7 +10,7 @@ import { decode } from '../flow/decode.js';
 import { compileFilter, type CompiledFilter, matchPacket } from '../flow/filter.js';
 import { type Address, parseAddress } from '../protocol/address.js';
 import { acceptPeers, type Peer } from '../protocol/connection.js';
-import { readRequest, type SwitchRequest, SWITCH_REQUEST_TYPES, switchRequest, type SwitchStats } from '../protocol/messages.js';
+import { type EndedHold, readRequest, type SwitchRequest, SWITCH_REQUEST_TYPES, switchRequest, type SwitchStats } from '../protocol/messages.js';
 import { encodePacketBatch, type WirePacket } from '../protocol/packets.js';
 import { keepConnected, type Link } from '../protocol/reconnect.js';
 import type { TlsMaterial } from '../protocol/tls.js';
@@ -24,7 +24,21 @@ const MAX_WAITING = 200_000;
 interface Hold {
   filter: CompiledFilter;
   packets: WirePacket[];
+  /** Packets that came while it held MAX_HELD. */
+  dropped: number;
+  leaseMs: number | null;
+  timer: NodeJS.Timeout | null;
 }
+
+/**
+ * Packets one hold keeps at most. Past it a packet is dropped and counted (the release's
+ * `dropped`, a StateOperation's eventsDropped): a move that takes this long is better lossy than
+ * the switch out of memory.
+ */
+export const MAX_HELD = 200_000;
+
+/** How many ended holds the switch remembers, for a controller that restarted to learn how its own ended. */
+const MAX_ENDED_HOLDS = 256;
 
 interface Output {
   peer: Peer | null;
@@ -34,6 +48,9 @@ interface Output {
   /** The instance process last connected under this name. */
   incarnation?: string;
 }
+
+/** A release named a hold that is not there. */
+class UnknownHoldError extends Error {}
 
 export interface SwitchOptions {
   name: string;
@@ -48,12 +65,15 @@ export interface SwitchOptions {
   controller?: Address;
   /** Where emitted packets go (host:port or a socket path); the controller may change it (set-egress). */
   egress?: string;
+  /** Packets one hold keeps at most (default MAX_HELD). */
+  maxHeld?: number;
 }
 
 export class SteeringSwitch {
   readonly table = new FlowTable();
   private readonly outputs = new Map<string, Output>();
   private readonly holds = new Map<string, Hold>();
+  private readonly ended = new Map<string, EndedHold>();
   private readonly sources = new Set<Peer>();
   private readonly controllers = new Set<Peer>();
   private readonly sinks = new Set<Peer>();
@@ -77,6 +97,10 @@ export class SteeringSwitch {
 
   constructor(private readonly o: SwitchOptions) {}
 
+  private get maxHeld(): number {
+    return this.o.maxHeld ?? MAX_HELD;
+  }
+
   async start(): Promise<Server> {
     this.server = await acceptPeers(this.o.listen, this.o.secret, this.o.log, (peer, hello) => {
       if (hello.role === 'source') this.addSource(peer);
@@ -93,6 +117,7 @@ export class SteeringSwitch {
   }
 
   stop(): void {
+    for (const h of this.holds.values()) if (h.timer) clearTimeout(h.timer);
     this.controllerLink?.stop();
     this.egressLink?.stop();
     for (const p of [...this.sources, ...this.controllers, ...this.sinks]) p.close('closed locally');
@@ -185,7 +210,12 @@ export class SteeringSwitch {
     const d = decode(p.data, p.linkType);
     for (const h of this.holds.values()) {
       if (matchPacket(h.filter, p.data, d, p.inPort)) {
-        h.packets.push(p);
+        if (h.packets.length < this.maxHeld) {
+          h.packets.push(p);
+        } else {
+          h.dropped++;
+          this.stats.dropped++;
+        }
         return;
       }
     }
@@ -271,7 +301,8 @@ export class SteeringSwitch {
     try {
       peer.send(this.handle(r.request));
     } catch (e) {
-      peer.send({ type: 'error', id: r.request.id, cause: e instanceof TableError ? 'malformed' : 'internal', message: (e as Error).message });
+      const cause = e instanceof UnknownHoldError ? 'unknown-key' : e instanceof TableError ? 'malformed' : 'internal';
+      peer.send({ type: 'error', id: r.request.id, cause, message: (e as Error).message });
     }
   }
 
@@ -282,17 +313,35 @@ export class SteeringSwitch {
         this.dropUnrouted();
         return { type: 'flow-mod-ack', id: req.id, version };
       }
-      case 'hold':
-        if (!this.holds.has(req.holdId)) this.holds.set(req.holdId, { filter: compileFilter(req.filter), packets: [] });
-        return { type: 'hold-ack', id: req.id };
+      case 'hold': {
+        const h = this.holds.get(req.holdId);
+        if (h) {
+          if (h.timer) clearTimeout(h.timer);
+          h.leaseMs = req.leaseMs ?? null;
+          h.timer = h.leaseMs === null ? null : setTimeout(() => this.lapse(req.holdId), h.leaseMs);
+          return { type: 'hold-ack', id: req.id, renewed: true };
+        }
+        if (req.renew) throw new UnknownHoldError(`holdId: no hold "${req.holdId}" to renew (it lapsed, was released, or the switch restarted)`);
+        const leaseMs = req.leaseMs ?? null;
+        const hold: Hold = { filter: compileFilter(req.filter), packets: [], dropped: 0, leaseMs, timer: leaseMs === null ? null : setTimeout(() => this.lapse(req.holdId), leaseMs) };
+        this.holds.set(req.holdId, hold);
+        return { type: 'hold-ack', id: req.id, renewed: false };
+      }
       case 'release': {
         const h = this.holds.get(req.holdId);
-        if (!h) throw new TableError(`holdId: no hold "${req.holdId}"`);
-        this.holds.delete(req.holdId);
-        for (const p of h.packets) this.route(p);
-        this.flush();
-        return { type: 'release-ack', id: req.id, count: h.packets.length };
+        if (!h) throw new UnknownHoldError(`holdId: no hold "${req.holdId}" (it lapsed, was released, or the switch restarted)`);
+        // The table first: if a change is refused, the hold stays and nothing moved.
+        const version = req.changes ? this.table.apply(req.changes) : this.table.version;
+        if (req.changes) this.dropUnrouted();
+        const count = this.endHold(req.holdId, h, 'released');
+        return { type: 'release-ack', id: req.id, count, version, dropped: h.dropped };
       }
+      case 'get-holds':
+        return {
+          type: 'holds', id: req.id,
+          holds: [...this.holds].map(([holdId, h]) => ({ holdId, packets: h.packets.length, dropped: h.dropped, leaseMs: h.leaseMs })),
+          ended: [...this.ended.values()],
+        };
       case 'barrier':
         this.flush();
         return { type: 'barrier-ack', id: req.id };
@@ -304,6 +353,26 @@ export class SteeringSwitch {
         this.setEgress(req.address);
         return { type: 'set-egress-ack', id: req.id };
     }
+  }
+
+  /** Routes a hold's packets by the table as it is now, in the order they came, and remembers how it ended. */
+  private endHold(holdId: string, h: Hold, how: EndedHold['how']): number {
+    if (h.timer) clearTimeout(h.timer);
+    this.holds.delete(holdId);
+    for (const p of h.packets) this.route(p);
+    this.flush();
+    this.ended.delete(holdId);
+    this.ended.set(holdId, { holdId, how, packets: h.packets.length, dropped: h.dropped, version: this.table.version });
+    if (this.ended.size > MAX_ENDED_HOLDS) this.ended.delete(this.ended.keys().next().value!);
+    return h.packets.length;
+  }
+
+  /** No controller renewed the hold in time: its packets go where the table says, which is where they went before it. */
+  private lapse(holdId: string): void {
+    const h = this.holds.get(holdId);
+    if (!h) return;
+    const count = this.endHold(holdId, h, 'lapsed');
+    this.o.log.warn({ hold: holdId, packets: count, leaseMs: h.leaseMs }, 'hold lapsed: no controller renewed it; its packets go by the table');
   }
 
   /** Points the egress at `address` (null: nowhere); packets not yet delivered go to the new address. */
