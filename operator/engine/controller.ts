@@ -1,6 +1,6 @@
 /**
- * The MB controller: runs northbound operations over the live southbound sessions, hands each
- * source's events to the operation that holds them, and recovers when a party dies mid-way.
+ * The MB controller: runs northbound operations over the live southbound sessions, and recovers
+ * when a party dies mid-way.
  */
 import type { FlowFilter } from '../../shims/flow/filter.js';
 import type { Scope } from '../../shims/protocol/messages.js';
@@ -191,8 +191,13 @@ export class MbController {
     const routed = status.kind === 'move' && status.step === 'delete';
     if (status.kind === 'move' && !routed) {
       const srcAlive = !src.closed;
-      // A switch that died took its holds with it.
-      const held = status.guarantee !== 'none' && (await this.routing.holdState(status.id).catch(() => ({ state: 'unknown' }))).state === 'held';
+      // A switch that died took its holds with it ('gone': none is connected).
+      const hold = status.guarantee === 'none' ? 'none' : await this.routing.holdState(status.id).then((h) => h.state, () => 'gone');
+      const held = hold === 'held';
+      if ((hold === 'gone' || hold === 'unknown') && status.step !== 'hold') {
+        status.eventsDropped = Math.max(status.eventsDropped, status.eventsHeld);
+        status.error = `the switch lost the move's hold (it died or restarted) with the packets it held, ${status.eventsHeld} at the last renewal: ${err.message}`;
+      }
       if (srcAlive) {
         if (!op.to.closed) await this.deleteCopy(status);
         if (held) await this.routing.release(status.id);

@@ -1,7 +1,7 @@
 /**
  * The MB controller across real processes: moves under traffic with each guarantee, and the
- * failure cases of DESIGN §6 — the destination or the source killed mid-move, the controller
- * restarted — each ending as specified.
+ * failure cases of DESIGN §6 — the destination, the source or the switch killed mid-move, the
+ * controller restarted — each ending as specified.
  */
 import test from 'ava';
 import { mkdtempSync } from 'node:fs';
@@ -101,6 +101,25 @@ test.serial('the source dies mid-move: the move fails and the flows whose state 
     t.is(s.lostFlows, flows, 'every flow the source held is counted lost');
     t.is(copied, 0);
     t.deepEqual(router.bucketsOf('m1'), half, 'the moved buckets route to the survivor');
+  } finally {
+    await c.stop();
+  }
+});
+
+test.serial('the switch dies mid-move: the move fails with the cause, the destination\'s partial copy is deleted, the source keeps every flow', async (t) => {
+  const { c, router, mbc, flows } = await loaded();
+  try {
+    const s = await mbc.move('m0', 'm1', router.bucketFilter(half), ['per-flow'], { guarantee: 'loss-free', optimizations: NO_OPTIMIZATIONS,
+      journal: async (st) => {
+        if (st.step !== 'route') return;
+        process.kill(c.switchPid, 'SIGKILL');
+        while (!c.sw.closed) await sleep(5);
+      } });
+    t.is(s.phase, 'Failed');
+    t.regex(s.error ?? '', /^the switch lost the move's hold \(it died or restarted\) with the packets it held/);
+    t.is(s.eventsDropped, s.eventsHeld, 'what the switch held is counted lost');
+    t.is((await c.session('m1').stats()).entries['per-flow'], 0, 'the partial copy is gone');
+    t.is((await c.session('m0').stats()).entries['per-flow'], flows, 'the source kept all its flows');
   } finally {
     await c.stop();
   }

@@ -97,7 +97,8 @@ export interface Routing {
   route(filter: FlowFilter, instance: string): Promise<void>;
   /** Packets the switches have forwarded to an instance so far. */
   forwardedTo(instance: string): Promise<number>;
-  hold(holdId: string, filter: FlowFilter, o: { leaseMs?: number; renew?: boolean }): Promise<void>;
+  /** Holds (or renews the hold); resolves with the packets held so far. */
+  hold(holdId: string, filter: FlowFilter, o: { leaseMs?: number; renew?: boolean }): Promise<number>;
   /** Re-routes and ends the hold in one step; rejects, changing nothing, when the hold lapsed. */
   routeAndRelease(filter: FlowFilter, instance: string, holdId: string): Promise<{ count: number; version: number; dropped: number }>;
   /** Ends the hold with no route change. */
@@ -209,7 +210,7 @@ export class Operation {
     const routing = this.routing();
     this.renewal = setInterval(() => {
       routing.hold(this.status.id, this.status.filter, { leaseMs: this.leaseMs, renew: true })
-        .catch((e: Error) => { this.renewFailure ??= e; });
+        .then((held) => { this.status.eventsHeld = held; }, (e: Error) => { this.renewFailure ??= e; });
     }, Math.max(5, Math.floor(this.leaseMs / 3)));
     // Renewing is no reason for a process to stay up.
     this.renewal.unref();

@@ -101,9 +101,10 @@ export class BucketRouter implements Routing {
     }
   }
 
-  /** Holds the filter's packets at every switch (or renews the hold); see SwitchSession.hold. */
-  async hold(holdId: string, filter: FlowFilter, o: { leaseMs?: number; renew?: boolean } = {}): Promise<void> {
-    await Promise.all(this.switches().map((s) => s.hold(holdId, filter, o)));
+  /** Holds the filter's packets at every switch (or renews the hold); resolves with the packets held so far. See SwitchSession.hold. */
+  async hold(holdId: string, filter: FlowFilter, o: { leaseMs?: number; renew?: boolean } = {}): Promise<number> {
+    const held = await Promise.all(this.switches().map((s) => s.hold(holdId, filter, o)));
+    return held.reduce((n, h) => n + h, 0);
   }
 
   /** Ends a hold without a route change: its packets go where they went before it. */

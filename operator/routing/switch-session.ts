@@ -31,8 +31,8 @@ export class SwitchSession extends EventEmitter<SwitchSessionEvents> {
   }
 
   /** Holds the filter's packets (or renews the hold); with `leaseMs` it lapses unless renewed; `renew` refuses to make a new one. */
-  async hold(holdId: string, filter: FlowFilter, o: { leaseMs?: number; renew?: boolean } = {}): Promise<void> {
-    await this.rpc.request({ type: 'hold', holdId, filter, ...o });
+  async hold(holdId: string, filter: FlowFilter, o: { leaseMs?: number; renew?: boolean } = {}): Promise<number> {
+    return (await this.rpc.request<{ packets?: number }>({ type: 'hold', holdId, filter, ...o })).packets ?? 0;
   }
 
   /** Ends a hold, applying `changes` first in the same step; resolves with the packets it held and the table's version. */

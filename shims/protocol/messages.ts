@@ -216,7 +216,8 @@ export interface EndedHold {
 
 export const switchReply = z.discriminatedUnion('type', [
   z.object({ type: z.literal('flow-mod-ack'), id, version: z.number().int() }),
-  z.object({ type: z.literal('hold-ack'), id, renewed: z.boolean().optional() }),
+  /** `packets`: what the hold keeps now. */
+  z.object({ type: z.literal('hold-ack'), id, renewed: z.boolean().optional(), packets: z.number().int().optional() }),
   /** `dropped`: packets the hold could not keep (it was full, see the switch's MAX_HELD). */
   z.object({ type: z.literal('release-ack'), id, count: z.number().int(), version: z.number().int().optional(), dropped: z.number().int().optional() }),
   z.object({ type: z.literal('holds'), id, holds: z.array(z.custom<HoldInfo>()), ended: z.array(z.custom<EndedHold>()) }),

@@ -319,13 +319,13 @@ export class SteeringSwitch {
           if (h.timer) clearTimeout(h.timer);
           h.leaseMs = req.leaseMs ?? null;
           h.timer = h.leaseMs === null ? null : setTimeout(() => this.lapse(req.holdId), h.leaseMs);
-          return { type: 'hold-ack', id: req.id, renewed: true };
+          return { type: 'hold-ack', id: req.id, renewed: true, packets: h.packets.length };
         }
         if (req.renew) throw new UnknownHoldError(`holdId: no hold "${req.holdId}" to renew (it lapsed, was released, or the switch restarted)`);
         const leaseMs = req.leaseMs ?? null;
         const hold: Hold = { filter: compileFilter(req.filter), packets: [], dropped: 0, leaseMs, timer: leaseMs === null ? null : setTimeout(() => this.lapse(req.holdId), leaseMs) };
         this.holds.set(req.holdId, hold);
-        return { type: 'hold-ack', id: req.id, renewed: false };
+        return { type: 'hold-ack', id: req.id, renewed: false, packets: 0 };
       }
       case 'release': {
         const h = this.holds.get(req.holdId);
