@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { readCaptureFile } from '../../shims/flow/pcap.js';
@@ -145,7 +146,7 @@ test.serial('a data plane survives the SIGKILL of the process that started it, a
   }
 });
 
-test.serial('adoption keeps what runs: a dead instance is reported, not adopted; a data plane whose switch is gone is stopped and started anew', async (t) => {
+test.serial('adoption waits for the controller address and keeps what runs: a dead instance is reported, not adopted; a data plane whose switch is gone is stopped and started anew', async (t) => {
   const stateDir = mkdtempSync(join(tmpdir(), 'openmb-adopt-state-'));
   const logDir = mkdtempSync(join(tmpdir(), 'openmb-adopt-logs-'));
   const first = await LocalCluster.start({ log: silentLogger, logDir, stateDir, pool: POOL });
@@ -162,6 +163,11 @@ test.serial('adoption keeps what runs: a dead instance is reported, not adopted;
     process.kill(pidB, 'SIGKILL');
     while (isAlive(pidB)) await sleep(20);
 
+    // The controller address is still taken for a second (an operator on its way out, dropping whoever dials it): adoption waits for it.
+    const [host, port] = readRecord(stateDir)!.controller.split(':');
+    const holder = createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => holder.listen(Number(port), host, resolve));
+    setTimeout(() => holder.close(), 1000);
     // The secret the first cluster made is kept in the state directory, so the second one's children authenticate.
     second = await LocalCluster.start({ log: silentLogger, logDir, stateDir, pool: POOL, adoptTimeoutMs: 5000 });
     t.deepEqual(second.adoption, { switchPid, adopted: ['a'], dead: ['b'], silent: [] });

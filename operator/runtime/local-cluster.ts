@@ -153,7 +153,7 @@ export class LocalCluster {
     if (!isOpenmbProcess(rec.switch.pid, switchArgs(rec.switch.socket))) return giveUp(`the switch (pid ${rec.switch.pid}) is not running`);
     const controller = new ControllerServer(secret, log);
     try {
-      await controller.listen(parseAddress(rec.controller));
+      await listenUntil(controller, rec.controller, timeoutMs);
     } catch (e) {
       return giveUp(`cannot listen on the recorded controller address ${rec.controller}: ${(e as Error).message}`, controller);
     }
@@ -357,6 +357,23 @@ async function stopRecorded(stateDir: string, rec: DataPlaneRecord): Promise<num
   rmSync(rec.runDir, { recursive: true, force: true });
   removeRecord(stateDir);
   return running.map((c) => c.proc.pid);
+}
+
+/**
+ * Listens on the recorded address, retrying while it is taken: the controller that had it may
+ * still be on its way out (an operator that lost its lease and is stopping).
+ */
+async function listenUntil(controller: ControllerServer, address: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await controller.listen(parseAddress(address));
+      return;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || Date.now() >= deadline) throw e;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
 }
 
 function childEnv(secret: string): NodeJS.ProcessEnv {
