@@ -52,6 +52,9 @@ function random(): number {
   return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
 }
 
+/** Where a controller may be told to die: an operation of a kind entering a step (see chaos-controller.ts). */
+const CRASH_POINTS = ['move:hold', 'move:copy', 'move:between-puts', 'move:route', 'move:delete', 'clone:copy', 'merge:copy', 'merge:delete'];
+
 const trace = values.trace ?? tracePath('tryzeek_http.pcap');
 const one = readCaptureFile(trace).packets;
 // The capture played again and again, long enough for every round (about 3 s each).
@@ -67,39 +70,53 @@ try {
   let replayDone = false;
   const replaying = replayInto(ready, packets, rate).finally(() => { replayDone = true; });
   let replicas = 1;
+  let restarts = 0;
+  /** Scales to `target`, starting a new controller (which adopts and takes over) whenever the current one dies, until one finishes it. */
+  const scaleThroughKills = async (target: number): Promise<void> => {
+    for (;;) {
+      try {
+        await pool.scale(target);
+        return;
+      } catch {
+        await pool.controller.exited;
+        const again = await pool.start();
+        restarts++;
+        console.log(`  a new controller adopted ${again.adopted.length} instances and took over ${again.resumed.length} operation(s)${again.resumed.length ? ` (${again.resumed.join(', ')})` : ''}`);
+      }
+    }
+  };
   for (let round = 1; round <= rounds; round++) {
     let target = 1 + Math.floor(random() * 4);
     if (target === replicas) target = (target % 4) + 1;
     const kill = random() < killChance;
+    // Half the kills come at a random moment, half as an operation enters a random step.
+    const atStep = kill && random() < 0.5 ? CRASH_POINTS[Math.floor(random() * CRASH_POINTS.length)] : null;
     const delayMs = Math.floor(random() * 1500);
     const started = Date.now();
-    const scaling = pool.scale(target).then(() => true, () => false);
-    let killed = false;
-    if (kill) {
-      const done = await Promise.race([scaling, new Promise<false>((r) => setTimeout(() => r(false), delayMs))]);
-      if (!done) {
-        await pool.kill();
-        killed = true;
-        const again = await pool.start();
-        await pool.scale(target);
-        console.log(`round ${round}: ${replicas} → ${target}, controller killed after ${delayMs} ms; the next adopted ${again.adopted.length} instances and took over ${again.resumed.length} operation(s) (${again.resumed.join(', ') || 'none'}), ${Date.now() - started} ms`);
-      }
+    if (atStep) {
+      await pool.kill();
+      await pool.start(atStep);
+      restarts++;
     }
-    if (!killed) {
-      await scaling;
-      console.log(`round ${round}: ${replicas} → ${target}${kill ? ' (done before the kill was due)' : ''}, ${Date.now() - started} ms`);
+    console.log(`round ${round}: ${replicas} → ${target}${atStep ? `, the controller to die as its first ${atStep.replace(':', ' enters ')}` : kill ? `, the controller to be killed after ${delayMs} ms` : ''}${replayDone ? ' (the replay has ended)' : ''}`);
+    const scaling = scaleThroughKills(target);
+    if (kill && !atStep) {
+      const done = await Promise.race([scaling.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), delayMs))]);
+      if (done) console.log('  done before the kill was due');
+      else await pool.kill();
     }
+    await scaling;
+    console.log(`  scaled in ${Date.now() - started} ms`);
     replicas = target;
-    if (replayDone) console.log(`round ${round}: the replay has ended; the rounds go on without traffic`);
   }
   const sent = await replaying;
   const totals = await pool.finish(sent, expected);
-  console.log(`${totals.kills} kills; ${totals.operations} operations ended, ${totals.resumed} taken over and finished, ${totals.rolledBack} rolled back`);
+  console.log(`${restarts} controller restarts after ${totals.kills} kills from outside and ${restarts - totals.kills} as an operation entered a step; ${totals.operations} operations ended, ${totals.resumed} taken over and finished, ${totals.rolledBack} rolled back`);
   console.log(`${totals.sent} packets sent, ${totals.processed} processed, ${totals.dropped} dropped, ${totals.reordered} reordered`);
   for (const f of totals.failedOperations) console.log(`failed operation: ${f}`);
   for (const d of totals.differences) console.log(`differs from the unscaled run: ${d}`);
   console.log(`${totals.differences.length} differences from the unscaled run`);
-  if (values.json) writeFileSync(values.json, `${JSON.stringify({ rounds, seed: firstSeed, guarantee: values.guarantee, trace, rate, ...totals }, null, 2)}\n`);
+  if (values.json) writeFileSync(values.json, `${JSON.stringify({ rounds, seed: firstSeed, guarantee: values.guarantee, trace, rate, restarts, ...totals }, null, 2)}\n`);
   const ok = totals.differences.length === 0 && totals.processed === totals.sent && totals.dropped === 0
     && (values.guarantee === 'none' || totals.reordered === 0);
   if (!ok) exitCode = 1;
