@@ -25,6 +25,12 @@ function hostPortOf(flag: string, example: string) {
   };
 }
 const hostPort = hostPortOf('--http', '127.0.0.1:8080');
+/** A positive number of seconds; whole for the Lease's leaseDurationSeconds, an integer field. */
+const seconds = (flag: string, whole = false) => (v: string) => {
+  const n = Number(v);
+  if (!(n > 0) || (whole && !Number.isInteger(n))) throw new InvalidArgumentError(`${flag} must be a ${whole ? 'whole ' : ''}number of seconds > 0, got "${v}"`);
+  return n;
+};
 const commaList = (v: string) => v.split(',').map((x) => x.trim()).filter((x) => x.length > 0);
 
 /** In a cluster (a service account's environment) Pods are the default; elsewhere local processes. */
@@ -68,6 +74,9 @@ export function operatorCommand(): Command {
     .option('--leader-elect', 'take a coordination.k8s.io Lease before reconciling (for more than one replica)')
     .option('--lease-namespace <ns>', 'namespace of the leader Lease, and of the operator\'s own Secrets', process.env.POD_NAMESPACE ?? 'default')
     .option('--lease-name <name>', 'name of the leader Lease', 'openmb-operator')
+    .option('--lease-duration <s>', 'seconds a standby waits, after the leader last renewed the Lease, before taking it', seconds('--lease-duration', true), 15)
+    .option('--renew-deadline <s>', 'seconds the leader goes on trying to renew the Lease before it gives up leading (less than --lease-duration)', seconds('--renew-deadline'), 10)
+    .option('--retry-period <s>', 'seconds between attempts to take or renew the Lease', seconds('--retry-period'), 2)
     .option('--workers <n>', 'reconciles running at once (each object one at a time)', (v) => {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`--workers must be a whole number ≥ 1, got "${v}"`);
@@ -87,11 +96,12 @@ Example:
   kubectl scale mbp/monitor --replicas=3 && kubectl get sop -w`)
     .action(async (o: {
       runtime: string; kubeconfig?: string; secretFile?: string; namespace?: string; http?: { host: string; port: number };
-      stateDir: string; leaderElect?: boolean; leaseNamespace: string; leaseName: string; workers: number;
+      stateDir: string; leaderElect?: boolean; leaseNamespace: string; leaseName: string; leaseDuration: number; renewDeadline: number; retryPeriod: number; workers: number;
       controllerListen: { host: string; port: number }; controllerAddress?: string; image?: string; podSecret: string; tlsDir?: string; tlsSecret: string;
       metricsApi?: { host: string; port: number }; metricsApiTlsDir?: string; metricsApiNames: string[]; metricsApiservice?: string; requestheaderClientCaFile?: string; requestheaderAllowedNames?: string[];
       webhook?: { host: string; port: number }; webhookConfiguration?: string; webhookTlsDir?: string; webhookNames: string[];
     }) => {
+      if (o.renewDeadline >= o.leaseDuration) throw new InvalidArgumentError(`--renew-deadline (${o.renewDeadline} s) must be less than --lease-duration (${o.leaseDuration} s): a leader must give up before a standby may take over`);
       const log = createLogger('operator');
       const client = new KubeClient(loadKubeConfig(o.kubeconfig));
       // In a cluster the operator may keep the shared secret itself, in a Secret of its namespace.
@@ -133,7 +143,9 @@ Example:
       const operator = new Operator({
         client, runtime, log, secret, stateDir: o.stateDir, namespace: o.namespace, http: o.http, workers: o.workers, metricsApi, apiService: o.metricsApiservice,
         webhook, webhookConfiguration: o.webhookConfiguration,
-        ...(o.leaderElect ? { leader: { namespace: o.leaseNamespace, name: o.leaseName } } : {}),
+        ...(o.leaderElect ? {
+          leader: { namespace: o.leaseNamespace, name: o.leaseName, leaseDurationS: o.leaseDuration, renewDeadlineMs: o.renewDeadline * 1000, retryMs: o.retryPeriod * 1000 },
+        } : {}),
       });
       let stopping = false;
       const stop = (code: number) => {
