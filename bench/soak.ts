@@ -185,7 +185,7 @@ async function main(): Promise<void> {
     if (!verdicts.some((v) => v.process === 'switch')) console.log('error: the switch reported no memory figures (is dist/bench/soak-probe.js built?)');
     console.log(`${sent} packets sent, ${operations} operations (${failed} failed), ${settled.dropped} packets dropped`);
     for (const e of errors) console.log(`error: ${e}`);
-    if (verdicts.some((v) => v.growing) || failed > 0 || !verdicts.some((v) => v.process === 'switch')) process.exitCode = 1;
+    if (verdicts.some((v) => v.growing) || failed > 0 || errors.length > 0 || !verdicts.some((v) => v.process === 'switch')) process.exitCode = 1;
   } finally {
     await cluster.stop();
     rmSync(probeDir, { recursive: true, force: true });
