@@ -23,6 +23,8 @@
 #   TRACE     capture to replay (default: the bundled data/traces/tryzeek_sumstat.pcap)
 #   RATE      replay rate in packets/s (default 100: about 45 s of traffic around the handoff)
 #   STEP      the move's journal step at which the leader is killed (default copy)
+#   LEASE     the leader Lease's duration in seconds (default 8; above the hold's 30 s lease, the
+#             interrupted move's hold lapses before the standby leads, and the move is rolled back)
 #   TIMEOUT   seconds to wait for each convergence (default 120)
 #   KEEP      1: keep the work directory (logs) even when the suite passes
 set -euo pipefail
@@ -41,7 +43,7 @@ WORK="$(mktemp -d "${TMPDIR:-/tmp}/openmb-handoff-e2e.XXXXXX")"
 OPENMB=(node "$ROOT/bin/openmb.js")
 # Short lease timings keep the suite quick; the renew deadline leaves a loaded machine's API
 # calls a few retries before a live leader gives up.
-LEASE_S=8
+LEASE_S="${LEASE:-8}"
 RENEW_S=6
 RETRY_S=0.5
 # shellcheck source=e2e/lib/suite.sh
