@@ -1,6 +1,6 @@
 /**
  * Move benchmark (not a test): how long moving half of a monitor's flows takes, by number of
- * flows and guarantee, with the optimizations on and off, under background traffic; how many
+ * flows and guarantee, with parallel puts on and off, under background traffic; how many
  * packets were held; and the latency the move added to packets (switch ingress to processed),
  * next to a stop-and-copy baseline (hold the flows at the switch, copy, re-route, release) in
  * the same run.
@@ -65,9 +65,9 @@ const stopAndCopy: Variant = {
 const variants: Variant[] = [
   moveVariant('none', ALL_OPTIMIZATIONS, ''),
   moveVariant('loss-free', ALL_OPTIMIZATIONS, ''),
-  moveVariant('loss-free', NO_OPTIMIZATIONS, ' (no opt.)'),
+  moveVariant('loss-free', NO_OPTIMIZATIONS, ' (serial puts)'),
   moveVariant('order-preserving', ALL_OPTIMIZATIONS, ''),
-  moveVariant('order-preserving', NO_OPTIMIZATIONS, ' (no opt.)'),
+  moveVariant('order-preserving', NO_OPTIMIZATIONS, ' (serial puts)'),
   stopAndCopy,
 ];
 

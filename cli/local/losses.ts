@@ -6,9 +6,8 @@
  *              to it (the switch counts these per instance)
  *   inFlight   handed to it and not processed by its last report, taken just before it was
  *              killed: in its socket, or processed in that last moment (no one can ask a dead
- *              process which). Handed to it: what the switch forwarded to it (its count), and
- *              what a move into it released to it, less what a move out of it released elsewhere
- *              (the operations' counts)
+ *              process which). Handed to it: what the switch forwarded to it (its count; a
+ *              move's held packets are forwarded by the switch when it releases them)
  *   processed  handed to it and processed by its last report; their effect on its state died
  *              with it
  *
@@ -22,7 +21,6 @@
  */
 import { decode } from '../../shims/flow/decode.js';
 import type { CapturedPacket } from '../../shims/flow/pcap.js';
-import type { OperationStatus } from '../../operator/engine/operation.js';
 import type { AnyMiddlebox } from '../../shims/shim/definition.js';
 import { MiddleboxInstance } from '../../shims/shim/runtime.js';
 import type { MbCounters, Rule, SwitchStats } from '../../shims/protocol/messages.js';
@@ -63,7 +61,7 @@ export const NOTHING_LOST: Lost = {
 function replayedFlows(def: AnyMiddlebox, config: Record<string, unknown>, packets: readonly CapturedPacket[], rules: Rule[], instance: string, count: number): number | null {
   const table = new FlowTable();
   table.apply([{ op: 'replace-all', rules }]);
-  const mb = new MiddleboxInstance(def, config, () => {});
+  const mb = new MiddleboxInstance(def, config);
   let given = 0;
   for (const p of packets) {
     if (given === count) break;
@@ -75,24 +73,18 @@ function replayedFlows(def: AnyMiddlebox, config: Record<string, unknown>, packe
   return given === count ? mb.tables.entries('per-flow') : null;
 }
 
-/** Packets the operations released to an instance (held events of the flows they moved into it), less those they released elsewhere from it. */
-function releasedTo(instance: string, operations: readonly OperationStatus[]): number {
-  return operations.reduce((n, o) => n + (o.to === instance ? o.eventsReleased : 0) - (o.from.includes(instance) ? o.eventsReleased : 0), 0);
-}
-
-/** What the killed instances took with them, from the switch's final counters and the operations'. */
-export function countLost(kills: readonly Kill[], sw: SwitchStats, operations: readonly OperationStatus[], def: AnyMiddlebox, config: Record<string, unknown>,
+/** What the killed instances took with them, from the switch's final counters. */
+export function countLost(kills: readonly Kill[], sw: SwitchStats, def: AnyMiddlebox, config: Record<string, unknown>,
   packets: readonly CapturedPacket[]): Lost {
   const lost: Lost = { ...NOTHING_LOST, instances: kills.map((k) => k.instance), flowsHow: '' };
   const how: string[] = [];
   for (const k of kills) {
     const queued = sw.droppedQueued[k.instance] ?? 0;
     const forwarded = sw.forwarded[k.instance] ?? 0;
-    const handed = forwarded + releasedTo(k.instance, operations);
-    const processed = Math.min(k.last.packetsProcessed, handed);
+    const processed = Math.min(k.last.packetsProcessed, forwarded);
     lost.queued += queued;
     lost.processed += processed;
-    lost.inFlight += handed - processed;
+    lost.inFlight += forwarded - processed;
     const replayed = k.routesUnchanged ? replayedFlows(def, config, packets, k.rules, k.instance, queued + forwarded) : null;
     if (replayed === null) {
       lost.flows += k.last.entries['per-flow'];

@@ -225,7 +225,7 @@ export async function runLocal(o: LocalOptions): Promise<Report> {
     const all = [...liveCounters, ...runtime.retired.values()];
     const merged = await mergedOutputs(descriptor.outputs, live.map((n) => cluster.session(n)));
     if (egress) merged.outputs.egress = egress.report();
-    const lost = kills.length > 0 ? countLost(kills, await cluster.sw.stats(), operations, def, config, packets) : NOTHING_LOST;
+    const lost = kills.length > 0 ? countLost(kills, await cluster.sw.stats(), def, config, packets) : NOTHING_LOST;
     const migration = migrated ? await whereMigrated(migrated, live.map((n) => cluster.session(n)), cluster.sw) : undefined;
     const report: Report = {
       middlebox: o.middlebox,

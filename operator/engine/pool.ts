@@ -64,7 +64,7 @@ export interface PoolOptions {
 /**
  * Whether a move may run at once with the moves of `wave`: it goes to an instance none of them
  * goes to or comes from, and it comes from none of their destinations. Their buckets are
- * disjoint (a plan moves each bucket once), so each has its own flows, event rules and routes.
+ * disjoint (a plan moves each bucket once), so each has its own flows, holds and routes.
  */
 export function joinsWave(wave: readonly Step[], step: Step, concurrency: number): boolean {
   if (step.kind !== 'move' || wave.length === 0 || wave.length >= concurrency) return false;

@@ -1,26 +1,16 @@
 /**
  * The controller's side of one middlebox's southbound connection: typed calls, with `get`
- * streaming chunks to a callback and `reprocess` events delivered to a listener.
+ * streaming chunks to a callback.
  */
 import { EventEmitter } from 'node:events';
 import type { Peer } from '../../shims/protocol/connection.js';
 import type { FlowFilter } from '../../shims/flow/filter.js';
-import type { Chunk, EventAction, MbCounters, Scope } from '../../shims/protocol/messages.js';
+import type { Chunk, MbCounters, Scope } from '../../shims/protocol/messages.js';
 import type { MiddleboxDescriptor } from '../../shims/protocol/descriptor.js';
 import { mbReply, describeIssues } from '../../shims/protocol/messages.js';
-import { encodePacketBatch, type WirePacket } from '../../shims/protocol/packets.js';
-import { decode } from '../../shims/flow/decode.js';
-import { packetFlow } from '../../shims/flow/key.js';
 import { RpcClient } from '../../shims/protocol/rpc.js';
-import type { FlowKey } from '../../shims/flow/key.js';
-
-export interface ReprocessEvent {
-  flowKey: FlowKey | null;
-  packet: WirePacket;
-}
 
 export interface MbSessionEvents {
-  reprocess: [event: ReprocessEvent];
   close: [reason: string];
 }
 
@@ -38,13 +28,6 @@ export class MbSession extends EventEmitter<MbSessionEvents> {
       const parsed = mbReply.safeParse(msg);
       peer.log.warn({ instance, msg: parsed.success ? parsed.data.type : describeIssues(parsed.error) }, 'unexpected message from middlebox');
     });
-    // Events in bulk arrive as binary packet batches; the flow comes from the packet itself.
-    peer.onPacketBatch('event', (packets) => {
-      for (const packet of packets) {
-        const flow = packetFlow(packet.data, decode(packet.data, packet.linkType));
-        this.emit('reprocess', { flowKey: flow?.key ?? null, packet });
-      }
-    });
     peer.on('close', (reason) => this.emit('close', reason));
   }
 
@@ -52,8 +35,8 @@ export class MbSession extends EventEmitter<MbSessionEvents> {
     return this.peer.isClosed;
   }
 
-  async get(scope: Scope, filter: FlowFilter, onChunks: (chunks: Chunk[]) => void, raiseEvents = false): Promise<number> {
-    const ack = await this.rpc.request<{ count: number }>({ type: 'get', scope, filter, raiseEvents }, (m) => onChunks((m as { chunks: Chunk[] }).chunks));
+  async get(scope: Scope, filter: FlowFilter, onChunks: (chunks: Chunk[]) => void): Promise<number> {
+    const ack = await this.rpc.request<{ count: number }>({ type: 'get', scope, filter }, (m) => onChunks((m as { chunks: Chunk[] }).chunks));
     return ack.count;
   }
 
@@ -75,22 +58,6 @@ export class MbSession extends EventEmitter<MbSessionEvents> {
   /** Reconfigures the instance (it refuses a configuration its middlebox does not accept, and keeps its own). */
   async putConfig(values: Record<string, unknown>, generation?: number): Promise<void> {
     await this.rpc.request({ type: 'put-config', values, ...(generation !== undefined ? { generation } : {}) });
-  }
-
-  async enableEvents(filter: FlowFilter, action: EventAction): Promise<void> {
-    await this.rpc.request({ type: 'enable-events', filter, action });
-  }
-
-  async disableEvents(filter: FlowFilter): Promise<number> {
-    return (await this.rpc.request<{ released?: number }>({ type: 'disable-events', filter })).released ?? 0;
-  }
-
-  /** Re-injects packets for processing; resolves once the middlebox has processed them. */
-  async process(packets: WirePacket[]): Promise<number> {
-    if (packets.length > 0) this.peer.sendFrame(encodePacketBatch(packets));
-    // Requests are served in order, so this reply comes after the batch above was processed.
-    await this.rpc.request({ type: 'process' });
-    return packets.length;
   }
 
   async stats(withBytes = false): Promise<MbCounters> {

@@ -40,8 +40,8 @@ function value(body: string, series: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
-test('an instance serves its packets, events and state entries per scope on /metrics next to its probes', async (t) => {
-  const mb = new MiddleboxInstance(middleboxByType('monitor'), {}, () => {});
+test('an instance serves its packet counts and state entries per scope on /metrics next to its probes', async (t) => {
+  const mb = new MiddleboxInstance(middleboxByType('monitor'), {});
   for (let i = 0; i < 6; i++) mb.receive(packet(i, 1000 + (i % 3)));
   const server = await serveProbes({ host: '127.0.0.1', port: 0 }, [{ name: 'up', ok: () => true }],
     middleboxMetrics(mb, { pool: 'ns/monitor', instance: 'monitor-0', middlebox: 'monitor' }, { processMetrics: false }));
@@ -51,7 +51,7 @@ test('an instance serves its packets, events and state entries per scope on /met
   const id = 'pool="ns/monitor",instance="monitor-0",middlebox="monitor"';
   t.is(value(body, `openmb_mb_packets_received_total{${id}}`), 6);
   t.is(value(body, `openmb_mb_packets_processed_total{${id}}`), 6);
-  t.is(value(body, `openmb_mb_events_raised_total{${id}}`), 0);
+  t.is(value(body, `openmb_mb_packets_emitted_total{${id}}`), 0, 'a monitor emits nothing');
   t.is(value(body, `openmb_mb_state_entries{scope="per-flow",${id}}`), 3, 'three flows');
   t.not(value(body, `openmb_mb_state_entries{scope="multi-flow",${id}}`), undefined);
   t.regex(body, /# TYPE openmb_mb_packets_processed_total counter/);
@@ -109,7 +109,7 @@ test('a switch serves its egress link: connected, sent, delivered, queued and un
 });
 
 test('process metrics come with the openmb_ prefix, and the probes still answer beside /metrics', async (t) => {
-  const mb = new MiddleboxInstance(middleboxByType('monitor'), {}, () => {});
+  const mb = new MiddleboxInstance(middleboxByType('monitor'), {});
   const server = await serveProbes({ host: '127.0.0.1', port: 0 }, [{ name: 'up', ok: () => true }], middleboxMetrics(mb, { pool: 'p', instance: 'i', middlebox: 'monitor' }));
   const { body } = await scrape(t, server);
   t.regex(body, /^openmb_process_cpu_user_seconds_total\{pool="p",instance="i",middlebox="monitor"\} /m);

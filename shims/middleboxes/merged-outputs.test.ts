@@ -24,7 +24,7 @@ const traces = readdirSync(tracesDir()).filter((f) => /\.pcap(ng)?$/.test(f)).so
 /** The outputs of `n` instances, each given the packets of the buckets it owns (bucket mod n). */
 function split(def: AnyMiddlebox, packets: readonly CapturedPacket[], n: number): Record<string, unknown>[] {
   const partitioning = { key: def.partitionKey, buckets: BUCKETS };
-  const mbs = Array.from({ length: n }, () => new MiddleboxInstance(def, poolInstanceConfig(def, {}, partitioning), () => {}));
+  const mbs = Array.from({ length: n }, () => new MiddleboxInstance(def, poolInstanceConfig(def, {}, partitioning)));
   packets.forEach((p, i) => {
     const bucket = packetHash(def.partitionKey, [], p.data, decode(p.data, p.linkType)) % BUCKETS;
     mbs[bucket % n].receive({ ...p, seq: i + 1, ingressMs: 0 });

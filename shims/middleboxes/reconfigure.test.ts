@@ -18,7 +18,7 @@ const http = trace('tryzeek_http.pcap');
 const EVERY_GET = ['alert id=every-get msg="a GET request" method=GET'];
 
 function idsRun(rules: unknown, split?: { at: number; rules: unknown }): MiddleboxInstance {
-  const mb = new MiddleboxInstance(ids, rules === undefined ? {} : { rules }, () => {});
+  const mb = new MiddleboxInstance(ids, rules === undefined ? {} : { rules });
   http.forEach((p, i) => {
     if (split && i === split.at) call(mb, { type: 'put-config', id: 1, values: { rules: split.rules }, generation: 2 });
     mb.receive(fromCapture(p, i + 1));
@@ -49,7 +49,7 @@ test('ids: new rules apply to requests parsed after the change; alerts raised be
 });
 
 test('a refused configuration keeps the running one and its generation', (t) => {
-  const mb = new MiddleboxInstance(ids, { rules: EVERY_GET }, () => {});
+  const mb = new MiddleboxInstance(ids, { rules: EVERY_GET });
   call(mb, { type: 'put-config', id: 1, values: { rules: EVERY_GET }, generation: 4 });
   t.throws(() => call(mb, { type: 'put-config', id: 2, values: { portScanThreshold: 0 }, generation: 5 }), { message: /^config\.portScanThreshold: / });
   const [c] = call(mb, { type: 'get-config', id: 3 });
@@ -58,7 +58,7 @@ test('a refused configuration keeps the running one and its generation', (t) => 
 });
 
 test('a configuration is the whole of it: a field it leaves out goes back to the instance\'s own default', (t) => {
-  const mb = new MiddleboxInstance(ids, { portScanThreshold: 5 }, () => {});
+  const mb = new MiddleboxInstance(ids, { portScanThreshold: 5 });
   call(mb, { type: 'put-config', id: 1, values: { rules: EVERY_GET }, generation: 2 });
   const values = call(mb, { type: 'get-config', id: 2 })[0].values as Record<string, unknown>;
   t.deepEqual(values, { ...ids.defaultConfig, rules: EVERY_GET });
@@ -81,7 +81,7 @@ test('nat: existing translations are kept, new flows get the new range, even whe
 });
 
 test('re: a smaller cache evicts its least recently used chunks at once', (t) => {
-  const mb = new MiddleboxInstance(re, {}, () => {});
+  const mb = new MiddleboxInstance(re, {});
   const packets = trace('pcpp_4KHttpRequests.pcap').slice(0, 400);
   packets.forEach((p, i) => mb.receive(fromCapture(p, i + 1)));
   const cacheOf = () => (mb.outputs() as { cache: { entries: number; bytes: number; limit: number } }).cache;
@@ -99,7 +99,7 @@ test('re: a smaller cache evicts its least recently used chunks at once', (t) =>
 });
 
 test('monitor: hosts off keeps the host records it has and adds none; on again, they count from the next packet', (t) => {
-  const mb = new MiddleboxInstance(monitor, {}, () => {});
+  const mb = new MiddleboxInstance(monitor, {});
   const packets = trace('tryzeek_http.pcap');
   const hosts = () => (mb.outputs().hosts as { ip: string; packetsOut: number }[]);
   packets.slice(0, 100).forEach((p, i) => mb.receive(fromCapture(p, i + 1)));

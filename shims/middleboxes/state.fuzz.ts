@@ -38,7 +38,7 @@ const wire = (p: CapturedPacket, seq: number): WirePacket =>
 
 function instance(def: AnyMiddlebox): { mb: MiddleboxInstance; emitted: Buffer[] } {
   const emitted: Buffer[] = [];
-  const mb = new MiddleboxInstance(def, CONFIGS[def.type] ?? {}, () => {}, (p) => emitted.push(Buffer.from(p.data)));
+  const mb = new MiddleboxInstance(def, CONFIGS[def.type] ?? {}, (p) => emitted.push(Buffer.from(p.data)));
   return { mb, emitted };
 }
 

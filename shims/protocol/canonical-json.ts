@@ -1,7 +1,7 @@
 /**
  * JSON with object keys sorted and undefined members left out, so equal values give equal text
- * whatever order their keys were set in: how an event rule's filter is named, a pool's
- * configuration digested, and a status compared with the one already written.
+ * whatever order their keys were set in: how a pool's configuration is digested, and a status
+ * compared with the one already written.
  */
 export function canonicalJson(v: unknown): string {
   if (v === undefined) return 'null';

@@ -25,7 +25,7 @@ function acceptOrRefuse(schema: z.ZodTypeAny, v: unknown, rootMayFail: boolean):
 const near = fc.oneof(
   fc.jsonValue({ maxDepth: 3 }),
   fc.integer({ min: -1, max: 70000 }),
-  fc.constantFrom('per-flow', 'multi-flow', 'all-flows', 'tcp', '10.0.0.0/8', 'process', 'buffer', 'drop', 'mb', 'switch', 'malformed', 'add', 'x'),
+  fc.constantFrom('per-flow', 'multi-flow', 'all-flows', 'tcp', '10.0.0.0/8', 'forward', 'drop', 'mb', 'switch', 'malformed', 'add', 'x'),
 );
 const jsonFilter = fc.letrec((tie) => ({
   filter: fc.record({
@@ -34,17 +34,14 @@ const jsonFilter = fc.letrec((tie) => ({
     except: fc.oneof({ depthSize: 'small' }, near, fc.array(tie('filter'), { maxLength: 2 })),
   }, { requiredKeys: [] }),
 })).filter;
-const packet = fc.record({
-  seq: near, ts: fc.oneof(near, fc.tuple(near, near)), ingressMs: near, origLen: near, linkType: near, inPort: near, data: near,
-}, { requiredKeys: [] });
 const fields = {
-  id: near, scope: near, filter: fc.oneof(near, jsonFilter), match: fc.oneof(near, jsonFilter), raiseEvents: near,
+  id: near, scope: near, filter: fc.oneof(near, jsonFilter), match: fc.oneof(near, jsonFilter), op: near,
   chunks: fc.oneof(near, fc.array(near, { maxLength: 3 })), values: near, action: fc.oneof(near, fc.record({ type: near, instance: near })),
-  packets: fc.oneof(near, fc.array(packet, { maxLength: 2 })), packet: fc.oneof(near, packet), bytes: near, count: near,
-  counters: near, outputs: near, cause: near, message: near, flowKey: near, released: near, version: near, stats: near,
+  bytes: near, count: near, skipped: near, generation: near, address: near,
+  counters: near, outputs: near, cause: near, message: near, version: near, stats: near,
   rules: fc.oneof(near, fc.array(fc.record({ id: near, priority: near, match: jsonFilter, action: near }, { requiredKeys: [] }), { maxLength: 2 })),
   changes: fc.oneof(near, fc.array(fc.record({ op: near, rule: near, ruleId: near, rules: near }, { requiredKeys: [] }), { maxLength: 2 })),
-  holdId: near, secret: near, role: near, name: near, pool: near, mbType: near, incarnation: near, descriptor: near,
+  holdId: near, leaseMs: near, renew: near, renewed: near, dropped: near, holds: near, ended: near, secret: near, role: near, name: near, pool: near, mbType: near, incarnation: near, descriptor: near,
 };
 
 export const PROPERTIES: Properties = Object.fromEntries(SCHEMAS.flatMap(([name, schema, types]) => {

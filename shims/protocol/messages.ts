@@ -37,9 +37,6 @@ export interface Chunk {
 }
 const chunks = z.array(z.custom<Chunk>());
 
-export const eventAction = z.enum(['process', 'buffer', 'drop']);
-export type EventAction = z.infer<typeof eventAction>;
-
 /** The first message on every connection: who the peer is, and the shared secret. */
 export const hello = z.object({
   type: z.literal('hello'),
@@ -60,7 +57,7 @@ export const hello = z.object({
 export type Hello = z.infer<typeof hello>;
 
 export const mbRequest = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('get'), id, scope, filter: filterSchema, raiseEvents: z.boolean().optional() }),
+  z.object({ type: z.literal('get'), id, scope, filter: filterSchema }),
   /**
    * `op` names the operation the chunks belong to: a chunk whose key this instance already took
    * under the same op is skipped, so an operation resumed after a controller crash never applies
@@ -71,10 +68,6 @@ export const mbRequest = z.discriminatedUnion('type', [
   z.object({ type: z.literal('get-config'), id }),
   /** `generation` numbers the configuration (a pool's metadata.generation), so the controller can tell which one an instance runs. */
   z.object({ type: z.literal('put-config'), id, values: z.record(z.unknown()), generation: z.number().int().min(0).optional() }),
-  z.object({ type: z.literal('enable-events'), id, filter: filterSchema, action: eventAction }),
-  z.object({ type: z.literal('disable-events'), id, filter: filterSchema }),
-  // A barrier: answered once every packet batch sent before it on the link has been processed.
-  z.object({ type: z.literal('process'), id }),
   /** `bytes` asks for the serialized size of each scope too, which walks every table. */
   z.object({ type: z.literal('get-stats'), id, bytes: z.boolean().optional() }),
   z.object({ type: z.literal('get-outputs'), id }),
@@ -88,8 +81,6 @@ export interface MbCounters {
   packetsDropped: number;
   packetsEmitted: number;
   packetsReordered: number;
-  eventsRaised: number;
-  eventsBuffered: number;
   entries: Record<Scope, number>;
   /** Histogram of switch-ingress-to-processed latency (bucket i: [1.25^i, 1.25^(i+1)) µs). */
   latencyUs: number[];
@@ -108,8 +99,6 @@ export const mbReply = z.discriminatedUnion('type', [
   z.object({ type: z.literal('del-ack'), id, count: z.number().int() }),
   z.object({ type: z.literal('config'), id, values: z.record(z.unknown()), generation: z.number().int().min(0).optional() }),
   z.object({ type: z.literal('put-config-ack'), id, generation: z.number().int().min(0).optional() }),
-  z.object({ type: z.literal('events-ack'), id, released: z.number().int().optional() }),
-  z.object({ type: z.literal('process-ack'), id }),
   z.object({ type: z.literal('stats'), id, counters: z.custom<MbCounters>((v) => typeof v === 'object' && v !== null) }),
   z.object({ type: z.literal('outputs'), id, outputs: z.record(z.unknown()) }),
   z.object({ type: z.literal('error'), id: id.nullable(), cause: errorCause, message: z.string() }),

@@ -31,14 +31,14 @@ function packetsOut(mb: MiddleboxInstance): number {
 }
 
 function source(): Chunk[] {
-  const src = new MiddleboxInstance(monitor, {}, () => true);
+  const src = new MiddleboxInstance(monitor, {});
   for (let i = 1; i <= 4; i++) src.receive(packet(i));
   return JSON.parse(JSON.stringify(getChunks(src, 'multi-flow'))) as Chunk[];
 }
 
 test('a chunk put again under the same operation is skipped; under another it merges again', (t) => {
   const chunks = source();
-  const dst = new MiddleboxInstance(monitor, {}, () => true);
+  const dst = new MiddleboxInstance(monitor, {});
   t.like(put(dst, chunks, 'merge-1'), { count: chunks.length, skipped: 0 });
   t.is(packetsOut(dst), 4);
   t.like(put(dst, chunks, 'merge-1'), { count: 0, skipped: chunks.length });
@@ -51,7 +51,7 @@ test('a chunk put again under the same operation is skipped; under another it me
 
 test(`an instance remembers the puts of its latest ${MAX_OPERATIONS_REMEMBERED} operations`, (t) => {
   const chunks = source();
-  const dst = new MiddleboxInstance(monitor, {}, () => true);
+  const dst = new MiddleboxInstance(monitor, {});
   for (let i = 0; i <= MAX_OPERATIONS_REMEMBERED; i++) put(dst, chunks, `op-${i}`);
   t.like(put(dst, chunks, `op-${MAX_OPERATIONS_REMEMBERED}`), { skipped: chunks.length }, 'the latest is remembered');
   t.like(put(dst, chunks, 'op-0'), { skipped: 0 }, 'the oldest is forgotten');

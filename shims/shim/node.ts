@@ -1,7 +1,7 @@
 /**
  * The network side of a middlebox instance: a southbound link to the controller (requests in,
- * replies and events out) and a data link to the steering switch (packet batches in). Both
- * reconnect with backoff; events raised while the controller is away wait for it in order.
+ * replies out) and a data link to the steering switch (packet batches in, emitted packets back).
+ * Both reconnect with backoff.
  */
 import type { Address } from '../protocol/address.js';
 import type { Partitioning } from '../protocol/descriptor.js';
@@ -45,28 +45,7 @@ export function serveSouthbound(mb: MiddleboxInstance, peer: Peer, msg: unknown)
   else peer.send(r.reply);
 }
 
-/**
- * Events and re-injected packets travel as binary packet batches on the southbound link (one
- * JSON message per packet would cost more than the move): a batch from the middlebox is a run of
- * `reprocess` events; a batch from the controller is a `process` of those packets, and the reply
- * to any later request on the link says they have been processed.
- */
-/**
- * Events kept at most while the controller is away (they wait for it to reconnect). Past it an
- * event's packet is dropped and counted (packetsDropped): a controller that stays away longer
- * than this has lost the move anyway, and the instance must not run out of memory waiting.
- */
-export const MAX_PENDING_EVENTS = 100_000;
-
 export function startMiddleboxNode(o: MiddleboxNodeOptions): MiddleboxNode {
-  let pendingEvents: WirePacket[] = [];
-  let controllerPeer: Peer | null = null;
-  const flushEvents = () => {
-    if (pendingEvents.length === 0 || !controllerPeer || controllerPeer.isClosed) return;
-    const batch = pendingEvents;
-    pendingEvents = [];
-    controllerPeer.sendFrame(encodePacketBatch(batch));
-  };
   // Emitted packets go back to the switch's egress in one batch per batch received.
   let emitted: WirePacket[] = [];
   const flushEmitted = () => {
@@ -75,30 +54,15 @@ export function startMiddleboxNode(o: MiddleboxNodeOptions): MiddleboxNode {
     emitted = [];
     dataLink.peer?.sendFrame(encodePacketBatch(batch));
   };
-  const flush = () => {
-    flushEvents();
-    flushEmitted();
-  };
   const mb = new MiddleboxInstance(o.def, o.config, (p) => {
-    if (pendingEvents.length >= MAX_PENDING_EVENTS) return false;
-    pendingEvents.push(p);
-    if (pendingEvents.length >= 256) flushEvents();
-    return true;
-  }, (p) => {
     emitted.push(p);
     if (emitted.length >= 256) flushEmitted();
   }, o.partitioning);
   const controllerLink = keepConnected(o.controller, { secret: o.secret, role: 'mb', name: o.instance, pool: o.pool, mbType: o.def.type, descriptor: describe(o.def) }, o.log, (peer) => {
-    controllerPeer = peer;
     o.log.info({ instance: o.instance }, 'connected to controller');
-    flushEvents();
     peer.on('json', (msg) => {
       serveSouthbound(mb, peer, msg);
-      flush();
-    });
-    peer.onPacketBatch('re-injected packet', (packets) => {
-      mb.reinject(packets);
-      flush();
+      flushEmitted();
     });
   }, { tls: o.tls });
   // A new process under an old name (a replaced Pod) must not inherit the old one's counts at the switch.
@@ -107,7 +71,7 @@ export function startMiddleboxNode(o: MiddleboxNodeOptions): MiddleboxNode {
     o.log.info({ instance: o.instance }, 'connected to switch');
     peer.onPacketBatch('packet', (packets) => {
       for (const p of packets) mb.receive(p);
-      flush();
+      flushEmitted();
     });
   }, { tls: o.tls });
   return {

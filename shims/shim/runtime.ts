@@ -1,26 +1,19 @@
 /**
  * One middlebox instance, independent of any socket: packets in, southbound requests in, replies
- * and events out. The network side (node.ts) only moves bytes to and from this object.
+ * and emitted packets out. The network side (node.ts) only moves bytes to and from this object.
  */
 import { decode } from '../flow/decode.js';
-import { compileFilter, type CompiledFilter, matchPacket } from '../flow/filter.js';
+import { compileFilter } from '../flow/filter.js';
 import { packetFlow } from '../flow/key.js';
-import type { Chunk, EventAction, MbCounters, MbRequest, Scope } from '../protocol/messages.js';
+import type { Chunk, MbCounters, MbRequest, Scope } from '../protocol/messages.js';
 import { SCOPES } from '../protocol/messages.js';
 import type { WirePacket } from '../protocol/packets.js';
 import type { Partitioning } from '../protocol/descriptor.js';
 import { type AnyMiddlebox, ConfigError, type MiddleboxLogic, type PacketInput } from './definition.js';
 import { poolInstanceConfig } from './descriptor.js';
 import { StateError, StateTables } from './tables.js';
-import { canonicalJson } from '../protocol/canonical-json.js';
 
 const GET_BATCH = 512;
-/**
- * Packets a `buffer` rule holds at most. Past it a packet is dropped and counted
- * (packetsDropped): a move that holds more than this is stuck, and growing without a bound would
- * take the instance down with everything else it serves.
- */
-export const MAX_BUFFERED = 100_000;
 
 /** Latency buckets grow by 25%: bucket i holds [1.25^i, 1.25^(i+1)) µs, up to about 10 minutes. */
 export const LATENCY_BUCKETS = 92;
@@ -51,13 +44,6 @@ function takenKey(scope: Scope, c: Chunk): string {
   return `${scope}\n${String(c.key ?? '')}`;
 }
 
-interface EventRule {
-  filter: CompiledFilter;
-  /** Canonical JSON of the filter, so disable-events can name the rule it ends. */
-  spec: string;
-  action: EventAction;
-}
-
 export type Reply = (message: Record<string, unknown>) => void;
 
 export class MiddleboxInstance {
@@ -67,8 +53,6 @@ export class MiddleboxInstance {
   private config: unknown;
   /** Which configuration this is, as the controller numbered it (a pool's generation); 0 until a put-config says. */
   private configGeneration = 0;
-  private rules: EventRule[] = [];
-  private buffered: WirePacket[] = [];
   /**
    * The highest switch sequence number processed per flow, to count packets a flow saw out of the
    * switch's order. It travels with the flow's state (as the chunk's `seq`), so a move keeps it.
@@ -78,14 +62,14 @@ export class MiddleboxInstance {
   private readonly latency = new Array<number>(LATENCY_BUCKETS).fill(0);
   /** Per operation, the chunks' keys this instance took (see the put message's `op`): the latest MAX_OPERATIONS_REMEMBERED. */
   private readonly taken = new Map<string, Set<string>>();
-  private readonly counters = { packetsReceived: 0, packetsProcessed: 0, packetsDropped: 0, packetsEmitted: 0, packetsReordered: 0, eventsRaised: 0 };
+  private readonly counters = { packetsReceived: 0, packetsProcessed: 0, packetsDropped: 0, packetsEmitted: 0, packetsReordered: 0 };
 
   /**
-   * `raiseEvent` gets each packet turned into a `reprocess` event (the node batches them onto the
-   * controller link); it returns false when it has no room for it, and the packet counts as dropped. `partitioning`: the pool's, from which every configuration this instance
-   * takes derives what the middlebox needs of it (see poolInstanceConfig).
+   * `emit` gets each packet the middlebox sends on (the node batches them back to the switch).
+   * `partitioning`: the pool's, from which every configuration this instance takes derives what
+   * the middlebox needs of it (see poolInstanceConfig).
    */
-  constructor(readonly def: AnyMiddlebox, configValues: Record<string, unknown>, private readonly raiseEvent: (packet: WirePacket) => boolean | void,
+  constructor(readonly def: AnyMiddlebox, configValues: Record<string, unknown>,
     emit: (packet: WirePacket) => void = () => {}, private readonly partitioning?: Partitioning) {
     this.configValues = { ...def.defaultConfig, ...poolInstanceConfig(def, configValues, partitioning) };
     this.config = def.parseConfig(this.configValues);
@@ -118,31 +102,10 @@ export class MiddleboxInstance {
     }
   }
 
-  private event(input: PacketInput): void {
-    if (this.raiseEvent(input.packet) === false) this.counters.packetsDropped++;
-    else this.counters.eventsRaised++;
-  }
-
   /** A packet from the switch. */
   receive(p: WirePacket): void {
     this.counters.packetsReceived++;
-    const input = this.input(p);
-    if (this.rules.length === 0) {
-      this.process(input);
-      return;
-    }
-    const rule = this.rules.find((r) => matchPacket(r.filter, p.data, input.d, p.inPort));
-    if (!rule) {
-      this.process(input);
-    } else if (rule.action === 'drop') {
-      this.event(input);
-    } else if (rule.action === 'buffer') {
-      if (this.buffered.length < MAX_BUFFERED) this.buffered.push(p);
-      else this.counters.packetsDropped++;
-    } else {
-      this.process(input);
-      this.event(input);
-    }
+    this.process(this.input(p));
   }
 
   /** The chunks this instance has not taken yet under operation `op`. */
@@ -178,9 +141,6 @@ export class MiddleboxInstance {
     switch (req.type) {
       case 'get': {
         const f = compileFilter(req.filter);
-        // With raiseEvents the flows are locked in the same step as their export (late locking):
-        // from here on their packets become events, exactly as after enable-events(drop).
-        if (req.raiseEvents) this.enableEvents(req.filter, 'drop');
         let count = 0;
         for (const chunks of this.tables.get(req.scope, f, GET_BATCH)) {
           count += chunks.length;
@@ -213,17 +173,6 @@ export class MiddleboxInstance {
         this.reconfigure(req.values, req.generation);
         reply({ type: 'put-config-ack', id: req.id, generation: this.configGeneration });
         return;
-      case 'enable-events':
-        this.enableEvents(req.filter, req.action);
-        reply({ type: 'events-ack', id: req.id });
-        return;
-      case 'disable-events':
-        reply({ type: 'events-ack', id: req.id, released: this.disableEvents(req.filter) });
-        return;
-      case 'process':
-        // The batches before it on the link were re-injected as they came (see node.ts).
-        reply({ type: 'process-ack', id: req.id });
-        return;
       case 'get-stats':
         reply({ type: 'stats', id: req.id, counters: this.stats(req.bytes === true) });
         return;
@@ -249,38 +198,10 @@ export class MiddleboxInstance {
     this.def.reconfigure?.(this.tables, config);
   }
 
-  private enableEvents(filter: unknown, action: EventAction): void {
-    const spec = canonicalJson(filter);
-    const compiled = compileFilter(filter);
-    this.rules = this.rules.filter((r) => r.spec !== spec);
-    this.rules.push({ filter: compiled, spec, action });
-  }
-
-  /** Re-injected packets are processed now, ahead of anything buffered (they are older) and past every event rule. */
-  reinject(packets: readonly WirePacket[]): void {
-    for (const p of packets) this.process(this.input(p));
-  }
-
-  /** Ends the event rule with this filter and processes, in arrival order, what it held. */
-  private disableEvents(filter: unknown): number {
-    const spec = canonicalJson(filter);
-    this.rules = this.rules.filter((r) => r.spec !== spec);
-    const held = this.buffered;
-    this.buffered = [];
-    let released = 0;
-    for (const p of held) {
-      const before = this.buffered.length;
-      this.receive(p);
-      this.counters.packetsReceived--; // counted once, when it first arrived
-      if (this.buffered.length === before) released++;
-    }
-    return released;
-  }
-
   stats(withBytes = false): MbCounters {
     const entries = {} as Record<Scope, number>;
     for (const s of SCOPES) entries[s] = this.tables.entries(s);
-    const counters: MbCounters = { ...this.counters, eventsBuffered: this.buffered.length, entries, latencyUs: [...this.latency] };
+    const counters: MbCounters = { ...this.counters, entries, latencyUs: [...this.latency] };
     if (withBytes) counters.bytes = Object.fromEntries(SCOPES.map((s) => [s, this.tables.bytes(s)])) as Record<Scope, number>;
     return counters;
   }

@@ -90,7 +90,7 @@ test('an unknown configuration field is refused', (t) => {
 });
 
 test('put-config with a bad rules file is refused and keeps the running configuration', (t) => {
-  const mb = new MiddleboxInstance(ids, {}, () => {});
+  const mb = new MiddleboxInstance(ids, {});
   const file = rulesFile('bad2.rules', 'alert id=a msg=m uri~"/x\n');
   const replies: Record<string, unknown>[] = [];
   mb.handle({ id: 1, type: 'put-config', values: { rules: file } }, (m) => replies.push(m));

@@ -32,7 +32,7 @@ function packets(steps: Step[], cport = 40000, sport = 80): WirePacket[] {
 }
 
 function run(steps: Step[], sport = 80): { connections: IdsConnection[]; alerts: IdsAlert[] } {
-  const mb = new MiddleboxInstance(ids, {}, () => {});
+  const mb = new MiddleboxInstance(ids, {});
   for (const p of packets(steps, 40000, sport)) mb.receive(p);
   return mb.outputs() as { connections: IdsConnection[]; alerts: IdsAlert[] };
 }

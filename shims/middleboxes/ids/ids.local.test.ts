@@ -22,7 +22,7 @@ function local(trace: string): { packets: { sent: number; processed: number; dro
 }
 
 function inProcess(trace: string): Record<string, unknown> {
-  const mb = new MiddleboxInstance(ids, {}, () => {});
+  const mb = new MiddleboxInstance(ids, {});
   readCaptureFile(tracePath(trace)).packets.forEach((p, i) => mb.receive({ ...p, seq: i, ingressMs: 0 }));
   return mb.outputs();
 }

@@ -31,7 +31,7 @@ function tracePackets(name: string): WirePacket[] {
 }
 
 function instance(): MiddleboxInstance {
-  return new MiddleboxInstance(ids, {}, () => {});
+  return new MiddleboxInstance(ids, {});
 }
 
 function run(name: string): Outputs {

@@ -25,7 +25,7 @@ interface Outputs {
 }
 
 function instance(config: Record<string, unknown> = {}): MiddleboxInstance {
-  return new MiddleboxInstance(ids, config, () => {});
+  return new MiddleboxInstance(ids, config);
 }
 
 function run(packets: readonly WirePacket[], config: Record<string, unknown> = {}): Outputs {

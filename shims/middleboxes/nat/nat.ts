@@ -293,7 +293,7 @@ export const nat: MiddleboxDefinition<NatConfig, NatFlow, never, NatShared> = {
       const ipOff = d.srcOff - 12;
       const l4Off = ipOff + (data[ipOff] & 0x0f) * 4;
       if (!checksumsValid(data, ipOff, l4Off, d.proto)) k.inputBadChecksums++;
-      // A copy: the runtime may still hand the original on (an event to re-process it elsewhere).
+      // A copy: the caller keeps the original packet as it came.
       const copy = Buffer.from(data);
       rewriteSource(copy, ipOff, l4Off, d.proto, f.extAddr, f.extPort);
       k.translatedOut++;

@@ -62,7 +62,7 @@ export function fromCapture(p: CapturedPacket, seq: number): WirePacket {
 /** A NAT instance in this process, and every packet it emitted. */
 export function natInstance(config: Record<string, unknown> = {}): { mb: MiddleboxInstance; emitted: WirePacket[] } {
   const emitted: WirePacket[] = [];
-  const mb = new MiddleboxInstance(nat, config, () => {}, (p) => emitted.push(p));
+  const mb = new MiddleboxInstance(nat, config, (p) => emitted.push(p));
   return { mb, emitted };
 }
 

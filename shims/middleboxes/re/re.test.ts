@@ -32,7 +32,7 @@ function runTrace(name: string, config: Record<string, unknown> = {}) {
   let unchangedWrong = 0;
   let current: WirePacket | null = null;
   const packets = tracePackets(name);
-  const mb = new MiddleboxInstance(re, config, () => {}, (out) => {
+  const mb = new MiddleboxInstance(re, config, (out) => {
     decoder.receive(out);
     const inD = decode(current!.data, current!.linkType);
     if (encodedTransport(current!.data, inD) < 0) {
@@ -114,7 +114,7 @@ function wire(data: Buffer, seq: number): WirePacket {
 test('a payload seen before is encoded as references, and decodes', (t) => {
   const decoder = reDecoder();
   const out: WirePacket[] = [];
-  const mb = new MiddleboxInstance(re, {}, () => {}, (p) => { out.push(p); decoder.receive(p); });
+  const mb = new MiddleboxInstance(re, {}, (p) => { out.push(p); decoder.receive(p); });
   const body = text(1400, 1);
   mb.receive(wire(frame(body, 1), 0));
   mb.receive(wire(frame(body, 1401), 1));
@@ -136,7 +136,7 @@ test('a payload seen before is encoded as references, and decodes', (t) => {
 test('short payloads go raw and leave the cache alone; bare ACKs pass unchanged', (t) => {
   const decoder = reDecoder();
   const out: WirePacket[] = [];
-  const mb = new MiddleboxInstance(re, {}, () => {}, (p) => { out.push(p); decoder.receive(p); });
+  const mb = new MiddleboxInstance(re, {}, (p) => { out.push(p); decoder.receive(p); });
   const ack = wire(tcpFrame({ src: '10.0.0.1', dst: '10.0.0.2', sport: 40000, dport: 80, flags: TCP_ACK, seq: 1, ack: 1, payload: Buffer.alloc(0) }), 0);
   mb.receive(ack);
   mb.receive(wire(frame(Buffer.from('hi there')), 1));
@@ -155,7 +155,7 @@ test('short payloads go raw and leave the cache alone; bare ACKs pass unchanged'
 
 test('the decoder counts references it cannot resolve, digests that do not match, and broken encodings', (t) => {
   const out: WirePacket[] = [];
-  const mb = new MiddleboxInstance(re, {}, () => {}, (p) => out.push(p));
+  const mb = new MiddleboxInstance(re, {}, (p) => out.push(p));
   const body = text(1400, 2);
   mb.receive(wire(frame(body, 1), 0));
   mb.receive(wire(frame(body, 1401), 1));

@@ -22,7 +22,7 @@ export function reDecoder(config: Record<string, unknown> = {}): ReDecoder {
 
 /** An RE instance in this process whose emitted packets go to `decoder`. */
 export function reInstance(decoder: ReDecoder, config: Record<string, unknown> = {}): MiddleboxInstance {
-  return new MiddleboxInstance(re, config, () => {}, (p) => decoder.receive(p));
+  return new MiddleboxInstance(re, config, (p) => decoder.receive(p));
 }
 
 /** Which of `n` instances a packet goes to, by its symmetric flow hash (both directions together). */
