@@ -196,12 +196,13 @@ kill -0 "$REPLAY_PID" 2>/dev/null || fail "the replay ended before the handoff: 
 OPERATOR_PID=$STANDBY_PID
 wait_until $((LEASE_S * 3)) "replica b leads" leads b
 TAKEOVER_MS=$(($(lead_time_ms b) - KILLED_AT))
+kill -0 "$REPLAY_PID" 2>/dev/null || fail "the replay ended before replica b led: the stall measured would not span the handoff (lower RATE)"
 # The standby judges the lease by its own clock: it sees the last renewal at its next poll and
 # takes the lease at the first poll a lease duration later, each poll up to a retry period and an
 # API round trip late (1 s for the round trips on a loaded machine).
 BOUND_MS=$(node -e 'console.log(Math.round((Number(process.argv[1]) + 2 * Number(process.argv[2]) + 1) * 1000))' "$LEASE_S" "$RETRY_S")
 ((TAKEOVER_MS <= BOUND_MS)) || fail "replica b led ${TAKEOVER_MS} ms after the kill, more than the lease (${LEASE_S} s), twice its retry period and 1 s"
-pass "replica b leads ${TAKEOVER_MS} ms after replica a was killed (lease ${LEASE_S} s; bound ${BOUND_MS} ms: the lease, two retry periods and 1 s of API round trips)"
+pass "replica b leads ${TAKEOVER_MS} ms after replica a was killed, the replay still sending (lease ${LEASE_S} s; bound ${BOUND_MS} ms: the lease, two retry periods and 1 s of API round trips)"
 
 op_ended() { [[ $(k get sop "$OP" -o jsonpath='{.status.phase}') =~ ^(Succeeded|Failed)$ ]]; }
 wait_until "$TIMEOUT" "$OP ends" op_ended
