@@ -21,6 +21,7 @@ const TARGETS: Record<string, string> = {
   framing: '../shims/protocol/framing.fuzz.js',
   messages: '../shims/protocol/messages.fuzz.js',
   filter: '../shims/flow/filter.fuzz.js',
+  table: '../shims/switch/table.fuzz.js',
   middleboxes: '../shims/middleboxes/state.fuzz.js',
   pools: '../operator/kube/snapshot.fuzz.js',
 };

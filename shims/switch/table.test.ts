@@ -1,5 +1,6 @@
 import test from 'ava';
 import { decode } from '../flow/decode.js';
+import { packetHash } from '../flow/hash.js';
 import type { Rule } from '../protocol/messages.js';
 import { tcpFrame } from '../traffic/frames.js';
 import { FlowTable, TableError } from './table.js';
@@ -76,4 +77,40 @@ test('replace-all swaps the whole table', (t) => {
   });
   t.deepEqual(table.rules().map((r) => r.id), ['ssh', 'rest', 'later']);
   t.is(table.version, 2);
+});
+
+test('a pool\'s table (pins, one bucket rule per instance, the non-IP fallback) is indexed and steers by bucket', (t) => {
+  const table = new FlowTable();
+  const buckets = (ids: number[]) => ({ buckets: { key: 'flow' as const, of: 4, ids } });
+  table.apply([{ op: 'replace-all', rules: [
+    rule('pin-ssh', 200, { nwSrc: '10.0.0.1', nwDst: '192.0.2.1', tpSrc: 40001, tpDst: 22, nwProto: 'tcp' }, 'i9'),
+    rule('buckets-i0', 100, buckets([0, 2]), 'i0'),
+    rule('buckets-i1', 100, buckets([1, 3]), 'i1'),
+    rule('non-ip', 0, {}, 'i0'),
+  ] }]);
+  t.true(table.indexed);
+  const owner = (f: Buffer) => `buckets-i${packetHash('flow', [], f, decode(f)) % 4 % 2}`;
+  t.is(hit(table, web), owner(web));
+  t.is(hit(table, ssh), 'pin-ssh');
+  const arp = Buffer.alloc(42);
+  arp.writeUInt16BE(0x0806, 12);
+  t.is(hit(table, arp), 'non-ip');
+  table.apply([{ op: 'delete', ruleId: 'non-ip' }]);
+  t.is(hit(table, arp), null);
+  t.is(hit(table, web), owner(web));
+});
+
+test('tables the index does not fit are scanned, with the same semantics', (t) => {
+  const table = new FlowTable();
+  const all = { buckets: { key: 'flow' as const, of: 2, ids: [0, 1] } };
+  table.apply([{ op: 'add', rule: rule('b-high', 100, all) }, { op: 'add', rule: rule('b-low', 50, all) }]);
+  t.false(table.indexed, 'bucket rules at two priorities');
+  t.is(hit(table, web), 'b-high');
+  table.apply([{ op: 'replace-all', rules: [rule('first', 100, { tpDst: 80 }), rule('b', 100, all)] }]);
+  t.false(table.indexed, 'another rule at the bucket rules\' priority');
+  t.is(hit(table, web), 'first');
+  t.is(hit(table, ssh), 'b');
+  table.apply([{ op: 'replace-all', rules: [rule('flow', 100, all), rule('host', 100, { buckets: { key: 'host', of: 2, ids: [0, 1] } })] }]);
+  t.false(table.indexed, 'two partitions');
+  t.is(hit(table, web), 'flow');
 });

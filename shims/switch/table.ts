@@ -3,10 +3,16 @@
  * wins (ties go to the rule added first), a miss drops, and a batch of changes is applied
  * atomically: every change is validated first, then the new table replaces the old in one step,
  * so no packet ever sees half of a change.
+ *
+ * Lookups cost the same whatever the number of instances: when applied, the table is planned
+ * (see steering.ts) so that a packet's bucket is hashed once and its owner read from an array,
+ * with exact 5-tuple pins found by one hash too; a table that does not fit that shape is scanned
+ * rule by rule, with the same result.
  */
 import type { Decoded } from '../flow/decode.js';
 import { compileFilter, type CompiledFilter, matchPacket } from '../flow/filter.js';
 import type { Rule, RuleChange } from '../protocol/messages.js';
+import { planSteering, type Steering } from './steering.js';
 
 export interface TableEntry {
   rule: Rule;
@@ -20,6 +26,7 @@ export class TableError extends Error {}
 
 export class FlowTable {
   private entries: TableEntry[] = [];
+  private steering: Steering | null = null;
   private nextOrder = 0;
   version = 0;
 
@@ -36,7 +43,10 @@ export class FlowTable {
         throw new TableError(`changes[${i}].ruleId: no rule "${c.ruleId}"`);
       }
     });
-    this.entries = [...byId.values()].sort((x, y) => y.rule.priority - x.rule.priority || x.order - y.order);
+    const entries = [...byId.values()].sort((x, y) => y.rule.priority - x.rule.priority || x.order - y.order);
+    const steering = planSteering(entries);
+    this.entries = entries;
+    this.steering = steering;
     return ++this.version;
   }
 
@@ -55,8 +65,18 @@ export class FlowTable {
   }
 
   lookup(data: Uint8Array, d: Decoded, inPort: number): TableEntry | null {
+    return this.steering ? this.steering.lookup(data, d, inPort) : this.scan(data, d, inPort);
+  }
+
+  /** The plain scan in table order: what an indexed lookup must always agree with. */
+  scan(data: Uint8Array, d: Decoded, inPort: number): TableEntry | null {
     for (const e of this.entries) if (matchPacket(e.filter, data, d, inPort)) return e;
     return null;
+  }
+
+  /** True when lookups go through the bucket index, false when they scan (the table does not fit it). */
+  get indexed(): boolean {
+    return this.steering !== null;
   }
 
   rules(): Rule[] {
