@@ -1,11 +1,19 @@
 /**
- * Data-plane benchmark (not a test), for every middlebox: packets/s through replay -> switch ->
- * middlebox (all separate processes) on a real capture and on synthetic TCP traffic; state bytes
- * per flow; and southbound get + put throughput of its per-flow state between two instances.
+ * Data-plane benchmark (not a test): packets/s through the switch alone to 1, 2, 4 and 8
+ * instances (bench/switch-alone.ts); for every middlebox, packets/s through replay -> switch ->
+ * middlebox (all separate processes) on a real capture and on synthetic TCP traffic, state bytes
+ * per flow, and southbound get + put throughput of its per-flow state between two instances.
  * Prints tables; the README records their output.
  *
- *   npm run bench                                 # every middlebox, default sizes
+ *   npm run bench                                 # everything, default sizes
  *   npm run bench -- --middlebox monitor --flows 50000 --rounds 1
+ *   npm run bench -- --only switch --json         # some sections (switch, middlebox, get-put), as JSON
+ *
+ * With --json it prints one JSON object instead of the tables, holding the sections run:
+ *   {"node": "v20…", "rounds": n,
+ *    "switch": [{"instances": 1 | 2 | 4 | 8, "packets": n, "pps": n, "cpuUsPerPacket": n}, …],
+ *    "middlebox": [{"middlebox": "monitor", "traffic": "…", "packets": n, "pps": n, "bytesPerFlow": n}, …],
+ *    "getPut": [{"middlebox": "monitor", "scope": "per-flow", "entries": n, "stateBytes": n, "ms": n}, …]}
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,10 +26,15 @@ import type { Chunk, Scope } from '../shims/protocol/messages.js';
 import { MIDDLEBOXES } from '../shims/middleboxes/registry.js';
 import { syntheticFlows } from '../shims/traffic/synthetic.js';
 import { tracePath } from '../shims/traffic/trace-dir.js';
+import { switchAlone } from './switch-alone.js';
 
 const { values } = parseArgs({ options: {
   flows: { type: 'string', default: '100000' }, rounds: { type: 'string', default: '3' }, middlebox: { type: 'string', multiple: true },
+  only: { type: 'string', multiple: true }, json: { type: 'boolean', default: false },
 } });
+const SECTIONS = ['switch', 'middlebox', 'get-put'];
+for (const o of values.only ?? []) if (!SECTIONS.includes(o)) throw new Error(`--only: unknown section "${o}" (known: ${SECTIONS.join(', ')})`);
+const sections = new Set(values.only ?? SECTIONS);
 const flows = Number(values.flows);
 const rounds = Number(values.rounds);
 const types = values.middlebox ?? Object.keys(MIDDLEBOXES);
@@ -79,27 +92,47 @@ const traffic: [string, CapturedPacket[]][] = [
   ['synthetic 20000 TCP flows', syntheticFlows({ flows: 20000 })],
 ];
 const handshakes = syntheticFlows({ flows, handshakeOnly: true });
+const median = <T>(runs: T[], by: (x: T) => number): T => runs.sort((a, b) => by(a) - by(b))[Math.floor(runs.length / 2)];
+const report: Record<string, unknown> = { node: process.version, rounds };
+const print = (line: string) => { if (!values.json) console.log(line); };
 
-console.log(`OpenMB data-plane benchmark: ${new Date().toISOString()}, node ${process.version}, median of ${rounds}`);
-console.log('\nreplay -> switch -> middlebox (three processes, plus the egress sink for nat and re)');
-console.log('middlebox  traffic'.padEnd(52) + 'packets'.padStart(10) + 'packets/s'.padStart(12) + '  state bytes/flow');
-for (const type of types) {
-  for (const [name, packets] of traffic) {
-    const runs: { pps: number; bytesPerFlow: number }[] = [];
-    for (let r = 0; r < rounds; r++) runs.push(await throughput(type, packets));
-    const m = runs.sort((a, b) => a.pps - b.pps)[Math.floor(runs.length / 2)];
-    console.log(`${type.padEnd(11)}${name}`.padEnd(52) + fmt(packets.length).padStart(10) + fmt(m.pps).padStart(12) + fmt(m.bytesPerFlow).padStart(19));
+print(`OpenMB data-plane benchmark: ${new Date().toISOString()}, node ${process.version}, median of ${rounds}`);
+if (sections.has('switch')) {
+  const figures = await withCluster((c) => switchAlone(c, handshakes, [1, 2, 4, 8], rounds));
+  report.switch = figures;
+  print(`\nreplay -> switch -> N instances that only count (the switch's own process; ${fmt(flows)} TCP handshakes, 64 buckets)`);
+  print('instances'.padEnd(11) + 'packets'.padStart(10) + 'packets/s'.padStart(12) + '  switch CPU µs/packet');
+  for (const f of figures) print(String(f.instances).padEnd(11) + fmt(f.packets).padStart(10) + fmt(f.pps).padStart(12) + f.cpuUsPerPacket.toFixed(2).padStart(22));
+}
+if (sections.has('middlebox')) {
+  const rows: { middlebox: string; traffic: string; packets: number; pps: number; bytesPerFlow: number }[] = [];
+  print('\nreplay -> switch -> middlebox (three processes, plus the egress sink for nat and re)');
+  print('middlebox  traffic'.padEnd(52) + 'packets'.padStart(10) + 'packets/s'.padStart(12) + '  state bytes/flow');
+  for (const type of types) {
+    for (const [name, packets] of traffic) {
+      const runs: { pps: number; bytesPerFlow: number }[] = [];
+      for (let r = 0; r < rounds; r++) runs.push(await throughput(type, packets));
+      const m = median(runs, (x) => x.pps);
+      rows.push({ middlebox: type, traffic: name, packets: packets.length, ...m });
+      print(`${type.padEnd(11)}${name}`.padEnd(52) + fmt(packets.length).padStart(10) + fmt(m.pps).padStart(12) + fmt(m.bytesPerFlow).padStart(19));
+    }
   }
+  report.middlebox = rows;
 }
-
-console.log(`\nsouthbound get + put (instance -> instance): per-flow state after ${fmt(flows)} TCP handshakes; re: its chunk cache after the synthetic traffic`);
-console.log('middlebox'.padEnd(11) + 'scope'.padEnd(11) + 'entries'.padStart(10) + 'state MB'.padStart(10) + 'ms'.padStart(8) + 'entries/s'.padStart(12) + 'MB/s'.padStart(8));
-for (const type of types) {
-  const shared = MIDDLEBOXES[type].sharedAllFlows === true;
-  const scope: Scope = shared ? 'all-flows' : 'per-flow';
-  const runs: { flows: number; ms: number; bytes: number }[] = [];
-  for (let r = 0; r < rounds; r++) runs.push(await getPut(type, shared ? traffic[2][1] : handshakes, scope));
-  const m = runs.sort((a, b) => a.ms - b.ms)[Math.floor(runs.length / 2)];
-  console.log(type.padEnd(11) + scope.padEnd(11) + fmt(m.flows).padStart(10) + (m.bytes / 1e6).toFixed(1).padStart(10) + fmt(m.ms).padStart(8)
-    + fmt(m.flows / (m.ms / 1000)).padStart(12) + (m.bytes / 1e6 / (m.ms / 1000)).toFixed(1).padStart(8));
+if (sections.has('get-put')) {
+  const rows: { middlebox: string; scope: Scope; entries: number; stateBytes: number; ms: number }[] = [];
+  print(`\nsouthbound get + put (instance -> instance): per-flow state after ${fmt(flows)} TCP handshakes; re: its chunk cache after the synthetic traffic`);
+  print('middlebox'.padEnd(11) + 'scope'.padEnd(11) + 'entries'.padStart(10) + 'state MB'.padStart(10) + 'ms'.padStart(8) + 'entries/s'.padStart(12) + 'MB/s'.padStart(8));
+  for (const type of types) {
+    const shared = MIDDLEBOXES[type].sharedAllFlows === true;
+    const scope: Scope = shared ? 'all-flows' : 'per-flow';
+    const runs: { flows: number; ms: number; bytes: number }[] = [];
+    for (let r = 0; r < rounds; r++) runs.push(await getPut(type, shared ? traffic[2][1] : handshakes, scope));
+    const m = median(runs, (x) => x.ms);
+    rows.push({ middlebox: type, scope, entries: m.flows, stateBytes: m.bytes, ms: m.ms });
+    print(type.padEnd(11) + scope.padEnd(11) + fmt(m.flows).padStart(10) + (m.bytes / 1e6).toFixed(1).padStart(10) + fmt(m.ms).padStart(8)
+      + fmt(m.flows / (m.ms / 1000)).padStart(12) + (m.bytes / 1e6 / (m.ms / 1000)).toFixed(1).padStart(8));
+  }
+  report.getPut = rows;
 }
+if (values.json) console.log(JSON.stringify(report));
