@@ -243,9 +243,7 @@ pass "traffic kept flowing: the switch's forwarded count never stood still more 
 [[ $(traffic received) == "$SENT" && $(traffic forwarded) == "$SENT" && $(traffic held) == 0 && $(traffic dropped) == 0 ]] ||
   fail "the switch: received $(traffic received), forwarded $(traffic forwarded), held $(traffic held), dropped $(traffic dropped) of $SENT sent"
 ((PROCESSED == SENT)) || fail "the instances processed $PROCESSED packets of the $SENT sent"
-DROPPED=$(pool_field '{range .status.instances[*]}{.packetsDropped}{"\n"}{end}' | awk '{ n += $1 } END { print n + 0 }')
-((DROPPED == 0)) || fail "the instances dropped $DROPPED packets"
-pass "every packet processed once: sent $SENT = received $SENT = forwarded $SENT = processed $PROCESSED (openmb_instance_packets_processed_total), 0 dropped at the switch or the instances"
+pass "every packet processed once: sent $SENT = received $SENT = forwarded $SENT = processed $PROCESSED (openmb_instance_packets_processed_total), 0 dropped at the switch"
 
 curl -sf -H "Authorization: Bearer $(cat "$WORK/secret")" "$STANDBY_HTTP/pools/$NS/$POOL/outputs" >"$WORK/outputs.json" || fail "GET /pools/$NS/$POOL/outputs"
 same_outputs "$WORK/outputs.json" "handed over mid-move"

@@ -161,8 +161,8 @@ const pool = {
     phase: 'Scaling',
     observedGeneration: 3,
     instances: [
-      { name: 'web-ids-0', buckets: formatBuckets([0, 1, 2, 3, 8]), ready: true, packets: 123456, flows: 321, packetsDropped: 2, configGeneration: 3 },
-      { name: 'web-ids-1', buckets: '4-7', ready: false, packets: 0, flows: 0, packetsDropped: 0, configGeneration: 2 },
+      { name: 'web-ids-0', buckets: formatBuckets([0, 1, 2, 3, 8]), ready: true, packets: 123456, flows: 321, configGeneration: 3 },
+      { name: 'web-ids-1', buckets: '4-7', ready: false, packets: 0, flows: 0, configGeneration: 2 },
     ],
     placement: { buckets: 8, key: 'host', owners: ['web-ids-0', 'web-ids-0', 'web-ids-0', 'web-ids-0', 'web-ids-1', 'web-ids-1', 'web-ids-1', ''] },
     operationsInFlight: 1,

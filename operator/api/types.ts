@@ -256,8 +256,6 @@ export interface InstanceStatus {
   ready?: boolean;
   packets?: number;
   flows?: number;
-  /** Packets the instance dropped at a bound: a buffer rule holding its maximum, or events waiting for an absent controller. */
-  packetsDropped?: number;
   /** The generation whose spec.middlebox.config this instance runs (as it reports). */
   configGeneration?: number;
 }

@@ -8,7 +8,7 @@ import type { MbCounters } from '../../shims/protocol/messages.js';
 import { LoadSampler, type SampledPool } from './load.js';
 
 const counters = (packetsProcessed: number, flows: number, withBytes: boolean): MbCounters => ({
-  packetsProcessed, packetsReceived: packetsProcessed, packetsDropped: 0, packetsEmitted: 0, packetsReordered: 0,
+  packetsProcessed, packetsReceived: packetsProcessed, packetsEmitted: 0, packetsReordered: 0,
   entries: { 'per-flow': flows, 'multi-flow': 0, 'all-flows': 0 }, latencyUs: [],
   ...(withBytes ? { bytes: { 'per-flow': flows * 100, 'multi-flow': 0, 'all-flows': 10 } } : {}),
 });

@@ -13,7 +13,7 @@ import { OperatorMetrics } from './metrics.js';
 import { PoolRegistry } from './pool-registry.js';
 
 const counters = (packetsProcessed: number, flows: number): MbCounters => ({
-  packetsProcessed, packetsReceived: packetsProcessed, packetsDropped: 0, packetsEmitted: 0, packetsReordered: 0,
+  packetsProcessed, packetsReceived: packetsProcessed, packetsEmitted: 0, packetsReordered: 0,
   entries: { 'per-flow': flows, 'multi-flow': 0, 'all-flows': 1 }, latencyUs: [], bytes: { 'per-flow': flows * 50, 'multi-flow': 0, 'all-flows': 0 },
 });
 

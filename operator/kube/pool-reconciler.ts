@@ -131,7 +131,7 @@ export class PoolReconciler {
       const s = st.engine.session(name);
       if (!s) return;
       const c = await s.stats().catch(() => null);
-      if (c) live.set(name, { ready: true, packets: c.packetsProcessed, flows: c.entries['per-flow'], dropped: c.packetsDropped });
+      if (c) live.set(name, { ready: true, packets: c.packetsProcessed, flows: c.entries['per-flow'] });
     }));
     const lostBefore = st.actual.lostFlows;
     const lastFlows = (name: string) => st.engine.retired.get(name)?.entries['per-flow'] ?? st.actual.load[name]?.flows ?? 0;
@@ -178,8 +178,8 @@ export class PoolReconciler {
       // An instance not connected keeps its last known load: if it is gone, those are the flows it lost.
       const last = st.actual.load[name];
       load[name] = c
-        ? { ready: true, packets: c.packetsProcessed, flows: c.entries['per-flow'], dropped: c.packetsDropped }
-        : { ready: false, packets: last?.packets ?? 0, flows: last?.flows ?? 0, dropped: last?.dropped ?? 0 };
+        ? { ready: true, packets: c.packetsProcessed, flows: c.entries['per-flow'] }
+        : { ready: false, packets: last?.packets ?? 0, flows: last?.flows ?? 0 };
     }));
     st.actual = { ...st.actual, load };
   }

@@ -33,8 +33,6 @@ export interface InstanceLoad {
   ready: boolean;
   packets: number;
   flows: number;
-  /** Packets the instance dropped at one of its bounds (see MAX_BUFFERED, MAX_PENDING_EVENTS). */
-  dropped?: number;
 }
 
 export interface ActualState {
@@ -90,7 +88,7 @@ export function recordedActual(status: MiddleboxPoolStatus | undefined, buckets:
   const count = (n: unknown) => (typeof n === 'number' && Number.isSafeInteger(n) && n >= 0 ? n : 0);
   return freeze({
     placement: { buckets, instances, owner: (owners as string[]).map((o) => (o === '' ? null : o)) },
-    load: Object.fromEntries(recorded.map((i) => [i.name, { ready: i.ready === true, packets: count(i.packets), flows: count(i.flows), dropped: count(i.packetsDropped) }])),
+    load: Object.fromEntries(recorded.map((i) => [i.name, { ready: i.ready === true, packets: count(i.packets), flows: count(i.flows) }])),
     lostFlows: count(status?.lostFlows),
   }, true);
 }

@@ -77,8 +77,6 @@ export function poolStatus(i: PoolStatusInput): MiddleboxPoolStatus {
       ready: load?.ready ?? false,
       packets: shownLoad(shown?.packets, load?.packets ?? 0),
       flows: shownLoad(shown?.flows, load?.flows ?? 0),
-      // Exact, unlike the load: a drop is rare and always worth a status write.
-      ...(load?.dropped ? { packetsDropped: load.dropped } : {}),
       ...(i.configured?.[name] !== undefined ? { configGeneration: i.configured[name] } : {}),
     };
   });

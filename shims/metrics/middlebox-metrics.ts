@@ -18,7 +18,6 @@ type Total = Exclude<keyof MbCounters, 'entries' | 'latencyUs' | 'bytes'>;
 const TOTALS: [Total, string, string][] = [
   ['packetsReceived', 'mb_packets_received_total', 'packets received from the switch'],
   ['packetsProcessed', 'mb_packets_processed_total', 'packets processed'],
-  ['packetsDropped', 'mb_packets_dropped_total', 'packets dropped at a bound: a buffer rule holding 100k packets, or 100k events waiting for an absent controller'],
   ['packetsEmitted', 'mb_packets_emitted_total', 'packets sent back to the switch\'s egress (a NAT\'s rewritten packets)'],
   ['packetsReordered', 'mb_packets_reordered_total', 'packets processed after a later packet of their flow'],
 ];

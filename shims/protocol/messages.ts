@@ -78,7 +78,6 @@ export const MB_REQUEST_TYPES: ReadonlySet<string> = new Set(mbRequest.options.m
 export interface MbCounters {
   packetsProcessed: number;
   packetsReceived: number;
-  packetsDropped: number;
   packetsEmitted: number;
   packetsReordered: number;
   entries: Record<Scope, number>;

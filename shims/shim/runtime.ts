@@ -62,7 +62,7 @@ export class MiddleboxInstance {
   private readonly latency = new Array<number>(LATENCY_BUCKETS).fill(0);
   /** Per operation, the chunks' keys this instance took (see the put message's `op`): the latest MAX_OPERATIONS_REMEMBERED. */
   private readonly taken = new Map<string, Set<string>>();
-  private readonly counters = { packetsReceived: 0, packetsProcessed: 0, packetsDropped: 0, packetsEmitted: 0, packetsReordered: 0 };
+  private readonly counters = { packetsReceived: 0, packetsProcessed: 0, packetsEmitted: 0, packetsReordered: 0 };
 
   /**
    * `emit` gets each packet the middlebox sends on (the node batches them back to the switch).
