@@ -6,6 +6,7 @@ import { parseIp, parsePrefix, prefixContains, type Prefix } from './address.js'
 import { type Decoded, ETH_IPV4, ETH_IPV6 } from './decode.js';
 import { hostHash, keyHash, packetHash, PARTITION_KEYS, type PartitionKeyKind } from './hash.js';
 import { endpointBytes, type FlowKey } from './key.js';
+import { shown } from './shown.js';
 
 export interface BucketSelector {
   key: PartitionKeyKind;
@@ -59,18 +60,6 @@ export interface CompiledFilter {
   readonly bidirectional: boolean;
   readonly buckets: { key: PartitionKeyKind; of: number; ids: Set<number>; inside: Prefix[] } | null;
   readonly except: readonly CompiledFilter[];
-}
-
-/**
- * A value as JSON, for an error message. Filters built in code may hold what JSON.stringify throws
- * on: bigints are shown as `12n`, and anything else it refuses (a cycle, a boxed bigint) as not JSON.
- */
-function shown(v: unknown): string {
-  try {
-    return JSON.stringify(v, (_key, x: unknown) => (typeof x === 'bigint' ? `${x}n` : x));
-  } catch {
-    return 'a value that is not JSON';
-  }
 }
 
 function integer(v: unknown, field: string, min: number, max: number, what: string): number {

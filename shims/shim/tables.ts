@@ -2,6 +2,7 @@
 import { type CompiledFilter, isMatchAll, MATCH_ALL, matchFlowKey, matchHost } from '../flow/filter.js';
 import { canonicalKey, flowId, type FlowKey, parseFlowId } from '../flow/key.js';
 import { parseIp } from '../flow/address.js';
+import { shown } from '../flow/shown.js';
 import type { Chunk, Scope } from '../protocol/messages.js';
 import type { AnyMiddlebox, MbState, MultiFlowTable, PerFlowTable } from './definition.js';
 
@@ -91,7 +92,7 @@ export class StateTables<F, M, A> implements MbState<F, M, A> {
   put(scope: Scope, chunks: readonly Chunk[]): number {
     const decoded: { key: string | null; flow?: FlowKey; state: unknown }[] = chunks.map((c, i) => {
       if (c === null || typeof c !== 'object') throw new StateError('malformed', `chunks[${i}]: must be an object {scope, key, state}`);
-      if (c.scope !== scope) throw new StateError('malformed', `chunks[${i}].scope: "${c.scope}" differs from the request's scope "${scope}"`);
+      if (c.scope !== scope) throw new StateError('malformed', `chunks[${i}].scope: ${shown(c.scope)} differs from the request's scope "${scope}"`);
       try {
         if (scope === 'per-flow') {
           if (typeof c.key !== 'string') throw new Error('per-flow state needs a flow key string');

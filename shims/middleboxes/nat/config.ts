@@ -1,6 +1,7 @@
 /** The NAT's configuration: which addresses are inside, what they are translated to, and for how long. */
 import { parseIp, type Prefix, parsePrefix } from '../../flow/address.js';
 import { PARTITION_KEYS, type PartitionKeyKind } from '../../flow/hash.js';
+import { shown } from '../../flow/shown.js';
 import { ConfigError } from '../../shim/definition.js';
 
 /** An IPv4 prefix as a network and mask, both unsigned 32-bit, for a two-operation test per packet. */
@@ -63,13 +64,9 @@ export function ipv4String(n: number): string {
   return `${n >>> 24}.${(n >>> 16) & 0xff}.${(n >>> 8) & 0xff}.${n & 0xff}`;
 }
 
-function show(v: unknown): string {
-  return typeof v === 'number' ? String(v) : JSON.stringify(v) ?? String(v);
-}
-
 function stringList(field: string, v: unknown): string[] {
   if (!Array.isArray(v) || v.length === 0 || !v.every((s) => typeof s === 'string')) {
-    throw new ConfigError(field, `must be a non-empty list of strings, got ${show(v)}`);
+    throw new ConfigError(field, `must be a non-empty list of strings, got ${shown(v)}`);
   }
   return v;
 }
@@ -101,7 +98,7 @@ function parseExternal(v: unknown): number[] {
 
 function parsePortRange(v: unknown): [number, number] {
   if (!Array.isArray(v) || v.length !== 2 || !v.every((n) => Number.isInteger(n))) {
-    throw new ConfigError('portRange', `must be [first, last], two whole port numbers, got ${show(v)}`);
+    throw new ConfigError('portRange', `must be [first, last], two whole port numbers, got ${shown(v)}`);
   }
   const [first, last] = v as [number, number];
   for (const p of [first, last]) if (p < 1 || p > 65535) throw new ConfigError('portRange', `port ${p} is outside 1-65535`);
@@ -110,7 +107,7 @@ function parsePortRange(v: unknown): [number, number] {
 }
 
 function parsePartitionBuckets(v: unknown, portFirst: number, portLast: number): number {
-  if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > 65535) throw new ConfigError('partitionBuckets', `must be a whole number from 1 to 65535, got ${show(v)}`);
+  if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > 65535) throw new ConfigError('partitionBuckets', `must be a whole number from 1 to 65535, got ${shown(v)}`);
   const n = v as number;
   const ports = portLast - portFirst + 1;
   if (ports < n) throw new ConfigError('partitionBuckets', `${n} buckets need at least ${n} ports; portRange [${portFirst}, ${portLast}] has ${ports}`);
@@ -118,12 +115,12 @@ function parsePartitionBuckets(v: unknown, portFirst: number, portLast: number):
 }
 
 function parsePartitionKey(v: unknown): PartitionKeyKind {
-  if (typeof v !== 'string' || !PARTITION_KEYS.includes(v as PartitionKeyKind)) throw new ConfigError('partitionKey', `must be one of ${PARTITION_KEYS.join(', ')}, got ${show(v)}`);
+  if (typeof v !== 'string' || !PARTITION_KEYS.includes(v as PartitionKeyKind)) throw new ConfigError('partitionKey', `must be one of ${PARTITION_KEYS.join(', ')}, got ${shown(v)}`);
   return v as PartitionKeyKind;
 }
 
 function parsePartitionInside(v: unknown): Prefix[] {
-  if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) throw new ConfigError('partitionInside', `must be a list of prefixes, got ${show(v)}`);
+  if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) throw new ConfigError('partitionInside', `must be a list of prefixes, got ${shown(v)}`);
   return v.map((text: string) => {
     try {
       return parsePrefix(text);
@@ -134,7 +131,7 @@ function parsePartitionInside(v: unknown): Prefix[] {
 }
 
 function parseTimeout(field: string, v: unknown): number {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new ConfigError(field, `must be a positive number of seconds, got ${show(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new ConfigError(field, `must be a positive number of seconds, got ${shown(v)}`);
   return v;
 }
 

@@ -1,5 +1,6 @@
 /** The RE's configuration: chunking parameters and cache bounds, checked field by field. */
 import { ConfigError } from '../../shim/definition.js';
+import { shown } from '../../flow/shown.js';
 import type { ChunkParams } from './chunker.js';
 
 export interface ReConfig extends ChunkParams {
@@ -30,13 +31,9 @@ export const MAX_CACHE_BYTES = 32 * 1024 * 1024;
 /** Chunk lengths travel as u16 in the encoded format. */
 export const MAX_CHUNK = 0xffff;
 
-function show(v: unknown): string {
-  return typeof v === 'number' ? String(v) : JSON.stringify(v) ?? String(v);
-}
-
 function positiveInt(values: Record<string, unknown>, field: string, what: string): number {
   const v = values[field];
-  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new ConfigError(field, `must be a positive integer (${what}), got ${show(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new ConfigError(field, `must be a positive integer (${what}), got ${shown(v)}`);
   return v;
 }
 
