@@ -26,6 +26,9 @@ export interface FlowCounters {
 
 export type NoHostState = Record<string, never>;
 
+/** The largest clock a cache chunk may carry (see the cache codec). */
+const MAX_CLOCK = 2 ** 52;
+
 function isCount(v: unknown): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0;
 }
@@ -59,6 +62,8 @@ function decodeCache(j: unknown): ChunkCache {
   const { limit, clock, entries, ...rest } = j as Record<string, unknown>;
   if (Object.keys(rest).length > 0) throw new Error(`unknown cache field(s): ${Object.keys(rest).join(', ')}`);
   if (!isCount(limit) || !isCount(clock)) throw new Error('limit and clock must be non-negative integers');
+  // The clock counts on from here one lookup at a time; past 2^53 it would stand still and stamps repeat.
+  if (clock > MAX_CLOCK) throw new Error(`clock must be at most 2^52, leaving it room to count, got ${clock}`);
   // The cache's arena is allocated from the limit: a chunk must not be able to ask for gigabytes.
   if (limit > MAX_CACHE_BYTES) throw new Error(`limit ${limit} exceeds the largest cache, ${MAX_CACHE_BYTES} bytes`);
   if (!Array.isArray(entries)) throw new Error('entries must be an array of [id, stamp, base64 bytes]');
