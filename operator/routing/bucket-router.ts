@@ -6,7 +6,7 @@
 import type { FlowFilter } from '../../shims/flow/filter.js';
 import type { PartitionKeyKind } from '../../shims/flow/hash.js';
 import type { Rule } from '../../shims/protocol/messages.js';
-import type { Routing } from '../engine/operation.js';
+import type { HoldState, Routing } from '../engine/operation.js';
 import type { SwitchSession } from './switch-session.js';
 
 export interface Partitioning {
@@ -114,7 +114,7 @@ export class BucketRouter implements Routing {
   }
 
   /** How the hold stands at the first switch: in place, ended (and how), or unknown to it. */
-  async holdState(holdId: string): Promise<{ state: 'held' } | { state: 'released' | 'lapsed'; version: number } | { state: 'unknown' }> {
+  async holdState(holdId: string): Promise<HoldState> {
     const [sw] = this.switches();
     if (!sw) throw new Error('no switch connected to ask about hold ' + holdId);
     const { holds, ended } = await sw.holds();
