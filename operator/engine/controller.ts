@@ -6,12 +6,13 @@ import type { FlowFilter } from '../../shims/flow/filter.js';
 import type { Scope } from '../../shims/protocol/messages.js';
 import type { Logger } from '../../shims/log/logger.js';
 import type { PoolSessions } from './pool-sessions.js';
-import { type Guarantee, type Journal, newOperationStatus, Operation, type OperationStatus, type Optimizations, ALL_OPTIMIZATIONS, type Routing, type Step } from './operation.js';
+import { type Guarantee, type Journal, newOperationStatus, Operation, type OperationStatus, type Optimizations, ALL_OPTIMIZATIONS, type Transfer, type Routing, type Step } from './operation.js';
 import type { MbSession } from './session.js';
 
 export interface OperationOptions {
   guarantee?: Guarantee;
   optimizations?: Optimizations;
+  transfer?: Transfer;
   onProgress?: (s: OperationStatus) => void;
   /** Where each step is recorded before it runs (a StateOperation's status), so another controller can resume it. */
   journal?: Journal;
@@ -66,7 +67,7 @@ export class MbController {
 
   private operation(status: OperationStatus, sources: MbSession[], to: MbSession, o: OperationOptions): Operation {
     return new Operation(status, {
-      sources, to, routing: status.kind === 'move' ? this.routing : null, optimizations: o.optimizations ?? ALL_OPTIMIZATIONS,
+      sources, to, routing: status.kind === 'move' ? this.routing : null, optimizations: o.optimizations ?? ALL_OPTIMIZATIONS, transfer: o.transfer,
       onProgress: this.progressOf(o), journal: o.journal, leaseMs: o.leaseMs,
     });
   }

@@ -22,6 +22,14 @@ import type { MbSession } from './session.js';
 export const GUARANTEES = ['none', 'loss-free', 'order-preserving'] as const;
 export type Guarantee = (typeof GUARANTEES)[number];
 
+/**
+ * How state travels: `direct` streams it from the source instance to the destination's peer
+ * listener, so no state byte passes through the controller; `brokered` passes it through the
+ * controller (for instances that cannot reach each other, and for comparison).
+ */
+export const TRANSFERS = ['direct', 'brokered'] as const;
+export type Transfer = (typeof TRANSFERS)[number];
+
 export interface Optimizations {
   /** Put each batch of state as it arrives from the source, rather than after the whole get. */
   parallelPuts: boolean;
@@ -132,6 +140,8 @@ export interface OperationContext {
   to: MbSession;
   routing: Routing | null;
   optimizations: Optimizations;
+  /** Default direct; brokered where the destination has no peer listener. */
+  transfer?: Transfer;
   onProgress?: (s: OperationStatus) => void;
   journal?: Journal;
   leaseMs?: number;

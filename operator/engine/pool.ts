@@ -13,7 +13,7 @@ import type { Logger } from '../../shims/log/logger.js';
 import { applyStep, failoverTarget, type Placement, type Step } from '../placement/plan.js';
 import type { BucketRouter } from '../routing/bucket-router.js';
 import type { MbController } from './controller.js';
-import type { Guarantee, OperationKind, OperationStatus, Optimizations } from './operation.js';
+import type { Guarantee, OperationKind, OperationStatus, Optimizations, Transfer } from './operation.js';
 
 /** Starts and stops instance processes (local processes, or pods in a cluster). */
 export interface InstanceRuntime {
@@ -51,6 +51,8 @@ export interface PoolOptions {
   onConfigured?: (instance: string, generation: number) => void;
   guarantee: Guarantee;
   optimizations: Optimizations;
+  /** How state travels in this pool's operations (spec.migration.transfer; default direct). */
+  transfer?: Transfer;
   /** How many moves to different destinations may run at once (spec.migration.concurrency; default 1). */
   concurrency?: number;
   log: Logger;
@@ -136,10 +138,13 @@ export class PoolExecutor {
     this.o.onConfigured?.(instance, c.generation);
   }
 
-  /** How an operation run for `cause` reports its progress and records its steps. */
-  private reporting(cause: OperationCause): { onProgress: (s: OperationStatus) => void; journal?: (s: OperationStatus) => Promise<void> } {
+  /** What every operation of this pool is run with: its transfer, and where it reports and journals. */
+  private operationOptions(cause: OperationCause): { transfer?: Transfer; onProgress: (s: OperationStatus) => void; journal?: (s: OperationStatus) => Promise<void> } {
     const journal = this.o.journal;
-    return { onProgress: (s) => this.o.onOperation?.(s, cause), ...(journal ? { journal: (s: OperationStatus) => journal(s, cause) } : {}) };
+    return {
+      ...(this.o.transfer ? { transfer: this.o.transfer } : {}),
+      onProgress: (s) => this.o.onOperation?.(s, cause), ...(journal ? { journal: (s: OperationStatus) => journal(s, cause) } : {}),
+    };
   }
 
   /**
@@ -147,7 +152,7 @@ export class PoolExecutor {
    * partitioning changes owner (and so the placement), any other filter becomes a pin.
    */
   async operate(req: OperationRequest): Promise<OperationStatus> {
-    const o = { guarantee: req.guarantee ?? this.o.guarantee, optimizations: this.o.optimizations, ...this.reporting(req) };
+    const o = { guarantee: req.guarantee ?? this.o.guarantee, optimizations: this.o.optimizations, ...this.operationOptions(req) };
     const [from] = req.from;
     if (req.kind === 'clone') return this.controller.clone(from, req.to, req.filter, req.scopes, o);
     if (req.kind === 'merge') return this.controller.merge(req.from, req.to, req.filter, req.scopes, o);
@@ -189,14 +194,14 @@ export class PoolExecutor {
     const to = this.failoverTarget(dead, gone);
     this.router.unpin(dead);
     const req: OperationRequest = { kind: 'move', from: [dead], to, filter: this.router.bucketFilter(this.router.bucketsOf(dead)), scopes: this.moveScopes() };
-    const s = await this.controller.failover(dead, to, req.filter, req.scopes, lostFlows, { onProgress: this.reporting(req).onProgress });
+    const s = await this.controller.failover(dead, to, req.filter, req.scopes, lostFlows, { onProgress: this.operationOptions(req).onProgress });
     if (s.phase === 'Failed') throw new Error(`re-routing the flows of ${dead} to ${to} failed: ${s.error}`);
     this.placement = { ...p, instances: p.instances.filter((i) => i !== dead), owner: p.owner.map((o) => (o === dead ? to : o)) };
     return s;
   }
 
   private async execute(step: Step): Promise<void> {
-    const reporting = this.reporting(step);
+    const reporting = this.operationOptions(step);
     switch (step.kind) {
       case 'create': {
         await this.runtime.start(step.instance);
