@@ -11,7 +11,7 @@
 import test from 'ava';
 import { readFileSync, readdirSync } from 'node:fs';
 import { parse, parseAllDocuments } from 'yaml';
-import { GUARANTEES as ENGINE_GUARANTEES, type Guarantee as EngineGuarantee, type OperationKind as EngineOperationKind, type Phase as EnginePhase } from '../engine/operation.js';
+import { GUARANTEES as ENGINE_GUARANTEES, TRANSFERS as ENGINE_TRANSFERS, type Guarantee as EngineGuarantee, type OperationKind as EngineOperationKind, type Phase as EnginePhase } from '../engine/operation.js';
 import type { FlowFilter } from '../../shims/flow/filter.js';
 import { PARTITION_KEYS as FLOW_PARTITION_KEYS, type PartitionKeyKind } from '../../shims/flow/hash.js';
 import { SCOPES as PROTOCOL_SCOPES, type Scope as ProtocolScope } from '../../shims/protocol/messages.js';
@@ -25,7 +25,7 @@ import {
   type MiddleboxPoolStatus, type MiddleboxSpec, type MigrationOptimizations, type MigrationSpec, type OperationFilterSpec,
   type OperationKind, type OperationPhase, type OperationProgress, type PartitionKey, type PartitioningSpec, type Pin,
   type PlacementStatus, type Scope, type StateOperation, type StateOperationSpec, type StateOperationStatus, type OperationJournal, OPERATION_STEPS,
-  type BucketSelectorSpec, type ConfigurationStatus, type EgressSpec, type EgressStatus, type PodTemplateSpec, type SwitchStatus, type Toleration, PULL_POLICIES, TOLERATION_EFFECTS, TOLERATION_OPERATORS,
+  type BucketSelectorSpec, type ConfigurationStatus, type EgressSpec, type EgressStatus, type PodTemplateSpec, type SwitchStatus, type Toleration, PULL_POLICIES, TOLERATION_EFFECTS, TOLERATION_OPERATORS, TRANSFERS,
 } from './types.js';
 
 // ---- type-level helpers ------------------------------------------------------------------------
@@ -136,6 +136,7 @@ const pool = {
     },
     migration: {
       guarantee: 'order-preserving',
+      transfer: 'brokered',
       concurrency: 2,
       optimizations: { parallelPuts: false },
     },
@@ -254,6 +255,7 @@ const poolEnums = {
   'spec.middlebox.type': MIDDLEBOX_TYPES,
   'spec.partitioning.key': PARTITION_KEYS,
   'spec.migration.guarantee': GUARANTEES,
+  'spec.migration.transfer': TRANSFERS,
   'spec.template.imagePullPolicy': PULL_POLICIES,
   'spec.template.tolerations[].operator': TOLERATION_OPERATORS,
   'spec.template.tolerations[].effect': TOLERATION_EFFECTS,
@@ -279,6 +281,7 @@ const poolDefaults = {
   'spec.partitioning.buckets': DEFAULTS.buckets,
   'spec.migration': {},
   'spec.migration.guarantee': DEFAULTS.guarantee,
+  'spec.migration.transfer': DEFAULTS.transfer,
   'spec.migration.concurrency': DEFAULTS.concurrency,
   'spec.migration.optimizations': {},
   'spec.migration.optimizations.parallelPuts': DEFAULTS.optimizations.parallelPuts,
@@ -295,6 +298,7 @@ const collect = (schema: JSONSchemaProps, pick: (s: JSONSchemaProps) => unknown)
 test('the API unions equal the engine and data-plane ones, at run time too', (t) => {
   t.deepEqual(sameTypes, [true, true, true, true, true]);
   t.deepEqual([...GUARANTEES], [...ENGINE_GUARANTEES]);
+  t.deepEqual([...TRANSFERS], [...ENGINE_TRANSFERS]);
   t.deepEqual([...PARTITION_KEYS], [...FLOW_PARTITION_KEYS]);
   t.deepEqual([...SCOPES], [...PROTOCOL_SCOPES]);
   t.truthy(asFlowFilter);

@@ -14,7 +14,7 @@
 import type { ProtocolName } from '../../shims/flow/filter.js';
 import type { PartitionKeyKind as PartitionKey } from '../../shims/flow/hash.js';
 import type { Scope } from '../../shims/protocol/messages.js';
-import { ALL_OPTIMIZATIONS, type Guarantee, type Step as OperationStep } from '../engine/operation.js';
+import { ALL_OPTIMIZATIONS, type Guarantee, type Step as OperationStep, type Transfer } from '../engine/operation.js';
 
 export const GROUP = 'openmb.io';
 export const VERSION = 'v1alpha1';
@@ -48,6 +48,8 @@ export type MiddleboxType = (typeof MIDDLEBOX_TYPES)[number];
 // Defined where the data plane and the engine need them; the API is made of the same values.
 export { PARTITION_KEYS, type PartitionKeyKind as PartitionKey } from '../../shims/flow/hash.js';
 export { GUARANTEES, type Guarantee } from '../engine/operation.js';
+/** How state travels between instances in an operation. */
+export { TRANSFERS, type Transfer } from '../engine/operation.js';
 /** Journal steps of an operation, in order. */
 export { STEPS as OPERATION_STEPS, type Step as OperationStep } from '../engine/operation.js';
 
@@ -78,6 +80,7 @@ export const DEFAULTS = {
   replicas: 1,
   buckets: 64,
   guarantee: 'loss-free',
+  transfer: 'direct',
   concurrency: 1,
   optimizations: ALL_OPTIMIZATIONS,
   scopes: ['per-flow'],
@@ -86,6 +89,7 @@ export const DEFAULTS = {
   replicas: number;
   buckets: number;
   guarantee: Guarantee;
+  transfer: Transfer;
   concurrency: number;
   optimizations: Required<MigrationOptimizations>;
   scopes: readonly Scope[];
@@ -204,6 +208,8 @@ export interface MigrationOptimizations {
 
 export interface MigrationSpec {
   guarantee?: Guarantee;
+  /** direct: the source streams state to the destination; brokered: through the controller. */
+  transfer?: Transfer;
   /** Moves run at once, to different instances (operator/engine/pool.ts joinsWave). */
   concurrency?: number;
   optimizations?: MigrationOptimizations;

@@ -67,16 +67,17 @@ export class OperationReconciler {
       const scopes = op.spec.scopes ?? ['per-flow'];
       const migration = pool.spec.migration ?? {};
       const optimizations = { ...DEFAULTS.optimizations, ...migration.optimizations };
+      const transfer = migration.transfer ?? DEFAULTS.transfer;
       let s: OperationStatus;
       if (resumable(op)) {
         // A stopped operator's: taken over from its journal, under the pool's lock as any other.
-        s = await takeOver(this.client, this.log, pool, op, st.engine.controller, optimizations);
+        s = await takeOver(this.client, this.log, pool, op, st.engine.controller, { optimizations, transfer });
       } else {
         const tracker = new OperationTracker(this.client, this.log, pool, op, 0);
         await tracker.begin();
         const exec = new PoolExecutor(st.actual.placement, st.engine.controller, st.engine.router, st.engine.instances, {
           descriptor: st.descriptor, configuration: () => st.config, guarantee: op.spec.guarantee ?? 'loss-free', log: this.log,
-          optimizations, onOperation: (x) => tracker.progress(x), journal: (x) => tracker.journal(x),
+          optimizations, transfer, onOperation: (x) => tracker.progress(x), journal: (x) => tracker.journal(x),
         });
         s = await exec.operate({ kind: op.spec.kind, from: op.spec.from, to: op.spec.to, filter, scopes });
         tracker.progress(s);

@@ -112,7 +112,7 @@ export class PoolReconciler {
       if (op.metadata.namespace !== pool.metadata.namespace || op.spec.pool !== pool.metadata.name || op.metadata.labels?.[MANAGED_BY] !== FIELD_MANAGER) continue;
       if (phase === 'Succeeded' || phase === 'Failed') continue;
       if (resumable(op)) {
-        const s = await takeOver(this.client, this.log, pool, op, engine.controller, desired.optimizations);
+        const s = await takeOver(this.client, this.log, pool, op, engine.controller, { optimizations: desired.optimizations, transfer: desired.transfer });
         st.actual = withPlacement(st.actual, placementAfter(st.actual.placement, s, engine.router.partitioning));
         this.log.info({ pool: key, op: op.metadata.name, phase: s.phase, error: s.error }, 'took over an operation of a stopped operator');
         continue;
@@ -304,7 +304,7 @@ export class PoolReconciler {
   private executor(st: PoolState, desired: DesiredState, onOperation: (s: OperationStatus, cause: OperationCause) => void,
     journal?: (s: OperationStatus, cause: OperationCause) => Promise<void>): PoolExecutor {
     return new PoolExecutor(st.actual.placement, st.engine.controller, st.engine.router, st.engine.instances, {
-      descriptor: liveDescriptor(st), guarantee: desired.guarantee, optimizations: desired.optimizations, log: this.log, onOperation, ...(journal ? { journal } : {}),
+      descriptor: liveDescriptor(st), guarantee: desired.guarantee, optimizations: desired.optimizations, transfer: desired.transfer, log: this.log, onOperation, ...(journal ? { journal } : {}),
       configuration: () => st.config, onConfigured: (instance, generation) => { st.configured.set(instance, generation); },
       onStep: (_s, placement) => { st.actual = withPlacement(st.actual, placement); },
     });

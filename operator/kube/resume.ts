@@ -4,8 +4,8 @@
  * outcome are written as for any operation, and a move that went through changes the placement.
  */
 import type { MiddleboxPool, StateOperation } from '../api/types.js';
-import type { MbController } from '../engine/controller.js';
-import type { OperationStatus, Optimizations } from '../engine/operation.js';
+import type { MbController, OperationOptions } from '../engine/controller.js';
+import type { OperationStatus } from '../engine/operation.js';
 import type { Placement } from '../placement/plan.js';
 import type { Logger } from '../../shims/log/logger.js';
 import type { KubeClient } from './client.js';
@@ -17,12 +17,13 @@ export function resumable(op: StateOperation): boolean {
   return op.status?.phase === 'Running' && op.status.journal !== undefined;
 }
 
-/** Resumes (or rolls back) the operation and records how it ended. */
-export async function takeOver(client: KubeClient, log: Logger, pool: MiddleboxPool, op: StateOperation, controller: MbController, optimizations: Optimizations): Promise<OperationStatus> {
+/** Resumes (or rolls back) the operation, run as the pool's spec.migration says (`how`), and records how it ended. */
+export async function takeOver(client: KubeClient, log: Logger, pool: MiddleboxPool, op: StateOperation, controller: MbController,
+  how: Pick<OperationOptions, 'optimizations' | 'transfer'>): Promise<OperationStatus> {
   const status = op.status!;
   const tracker = new OperationTracker(client, log, pool, op, status.progress?.flowsTotal ?? 0);
   await tracker.resumed(status.journal!.step);
-  const s = await controller.resume(journaledOperation(status.journal!, status), { journal: tracker.journal, onProgress: (x) => tracker.progress(x), optimizations });
+  const s = await controller.resume(journaledOperation(status.journal!, status), { journal: tracker.journal, onProgress: (x) => tracker.progress(x), ...how });
   tracker.progress(s);
   await tracker.finish(s.phase === 'Succeeded' ? 'Succeeded' : 'Failed', s.error);
   return s;

@@ -5,7 +5,7 @@
  */
 import { freeze, produce } from 'immer';
 import { DEFAULTS, type InstanceStatus, type MiddleboxPool, type MiddleboxPoolStatus, type PartitionKey } from '../api/types.js';
-import type { Guarantee, Optimizations } from '../engine/operation.js';
+import type { Guarantee, Optimizations, Transfer } from '../engine/operation.js';
 import { plan, PlanError, withoutLost, type Placement, type Step } from '../placement/plan.js';
 import { joinsWave } from '../engine/pool.js';
 import type { PinnedRoute } from '../routing/bucket-router.js';
@@ -21,6 +21,8 @@ export interface DesiredState {
   inside?: string[];
   pins: PinnedRoute[];
   guarantee: Guarantee;
+  /** How state travels in the pool's operations. */
+  transfer: Transfer;
   optimizations: Optimizations;
   /** Moves to different destinations that may run at once. */
   concurrency: number;
@@ -59,6 +61,7 @@ export function desiredState(pool: MiddleboxPool, defaultKey: PartitionKey): Des
     ...(p.inside && p.inside.length > 0 ? { inside: [...p.inside] } : {}),
     pins: (p.pins ?? []).map((pin) => ({ name: pin.name, filter: pin.filter as FlowFilter, instance: pin.instance })),
     guarantee: m.guarantee ?? DEFAULTS.guarantee,
+    transfer: m.transfer ?? DEFAULTS.transfer,
     concurrency: m.concurrency ?? DEFAULTS.concurrency,
     optimizations: {
       parallelPuts: o.parallelPuts ?? DEFAULTS.optimizations.parallelPuts,

@@ -145,12 +145,19 @@ test('desired state: defaults filled, the middlebox key when the spec has none, 
   t.is(d.key, 'host');
   t.is(d.buckets, 64);
   t.is(d.guarantee, 'loss-free');
+  t.is(d.transfer, 'direct');
   t.deepEqual(d.optimizations, { parallelPuts: true });
   t.deepEqual(d.pins, [{ name: 'dns', filter: { tpDst: 53 }, instance: 'web-0' }]);
   t.is(d.namePrefix, 'web');
   t.false(d.deleting);
   t.true(Object.isFrozen(d));
   t.true(desiredState(pool({}, { deletionTimestamp: '2030-01-01T00:00:00Z' }), 'flow').deleting);
+});
+
+test('desired state: spec.migration.transfer is read as written, direct when absent', (t) => {
+  t.is(desiredState(pool({ migration: { transfer: 'brokered' } }), 'flow').transfer, 'brokered');
+  t.is(desiredState(pool({ migration: { transfer: 'direct', guarantee: 'none' } }), 'flow').transfer, 'direct');
+  t.is(desiredState(pool({ migration: { guarantee: 'none' } }), 'flow').transfer, 'direct');
 });
 
 test('diff plans from actual to desired; a deleting pool shrinks to one instance', (t) => {
