@@ -7,7 +7,7 @@ import { MIDDLEBOXES } from '../../shims/middleboxes/registry.js';
 import { PARTITION_KEYS, type PartitionKeyKind } from '../../shims/flow/hash.js';
 import { parsePrefix } from '../../shims/flow/address.js';
 import type { Pace } from '../../shims/traffic/replay.js';
-import { GUARANTEES, type Guarantee, type Optimizations } from '../../operator/engine/operation.js';
+import { GUARANTEES, TRANSFERS, type Guarantee, type Optimizations, type Transfer } from '../../operator/engine/operation.js';
 import { jsonObject, listenOption, positiveNumber } from '../options.js';
 import { runLocal, type ScaleStep, type Scenario } from './run.js';
 import { serveTimeline } from '../../operator/timeline/server.js';
@@ -65,6 +65,8 @@ export function localCommand(): Command {
     .option('--replicas <n>', 'instances at the start', replicas)
     .option('--scale <schedule>', 'change the desired replicas when a fraction of the trace has been sent, e.g. 0.3:2,0.6:3,0.8:2', schedule)
     .addOption(new Option('--guarantee <g>', 'guarantee of every move').choices(GUARANTEES).default('loss-free'))
+    .addOption(new Option('--transfer <t>', 'how state travels in every operation: direct (source instance to destination instance) or brokered (through the controller)')
+      .choices(TRANSFERS).default('direct'))
     .option('--optimizations <list>', 'all, none, or a list of: parallel-puts (put state as it arrives)', optimizations)
     .addOption(new Option('--scenario <s>', 'what happens mid-trace').choices(['scale', 'server-migration', 'failover']).default('scale'))
     .option('--at <fraction>', 'server-migration and failover: when, as a fraction of the trace', fraction('--at'))
@@ -91,7 +93,7 @@ migrated server's flows are), and the pool's merged outputs (monitor: flows, hos
 DIR/timeline.html, the run's timeline (packets/s per instance, buckets, every operation's steps), a
 page that opens from the file; --serve HOST:PORT shows the same page live while the run goes on.`)
     .action(async (o: {
-      middlebox: string; trace: string; out: string; replicas?: number; scale?: ScaleStep[]; guarantee: Guarantee; optimizations?: Optimizations;
+      middlebox: string; trace: string; out: string; replicas?: number; scale?: ScaleStep[]; guarantee: Guarantee; transfer: Transfer; optimizations?: Optimizations;
       scenario: Scenario; at?: number; server?: string; partition?: PartitionKeyKind; inside?: string[]; buckets?: number;
       rate?: number; speed?: number; compare?: boolean; config: Record<string, unknown>; serve?: { host: string; port: number }; reconfigure?: Reconfiguration[];
     }, cmd: Command) => {
@@ -103,7 +105,7 @@ page that opens from the file; --serve HOST:PORT shows the same page live while 
       const live: { url?: string } = {};
       const report = await runLocal({
         middlebox: o.middlebox, trace: o.trace, out: o.out, pace, config: o.config, log, interactive: true,
-        replicas: o.replicas, schedule: o.scale ?? (bare ? DEFAULT_SCHEDULE : []), guarantee: o.guarantee, optimizations: o.optimizations,
+        replicas: o.replicas, schedule: o.scale ?? (bare ? DEFAULT_SCHEDULE : []), guarantee: o.guarantee, transfer: o.transfer, optimizations: o.optimizations,
         scenario: o.scenario, at: o.at, server: o.server, partitionKey: o.partition, inside: o.inside, buckets: o.buckets, compare: o.compare ?? bare,
         reconfigure: o.reconfigure,
         onTimeline: o.serve && (async (feed) => {

@@ -13,7 +13,7 @@ import { middleboxByType } from '../../shims/middleboxes/registry.js';
 import { describe, poolInstanceConfig } from '../../shims/shim/descriptor.js';
 import type { Logger } from '../../shims/log/logger.js';
 import { MbController } from '../../operator/engine/controller.js';
-import { ALL_OPTIMIZATIONS, type Guarantee, type OperationStatus, type Optimizations } from '../../operator/engine/operation.js';
+import { ALL_OPTIMIZATIONS, type Guarantee, type OperationStatus, type Optimizations, type Transfer } from '../../operator/engine/operation.js';
 import { type ConfigVersion, PoolExecutor } from '../../operator/engine/pool.js';
 import { initialPlacement, plan } from '../../operator/placement/plan.js';
 import { BucketRouter } from '../../operator/routing/bucket-router.js';
@@ -49,6 +49,8 @@ export interface LocalOptions {
   schedule?: ScaleStep[];
   guarantee?: Guarantee;
   optimizations?: Optimizations;
+  /** How state travels in every operation (default direct). */
+  transfer?: Transfer;
   buckets?: number;
   partitionKey?: PartitionKeyKind;
   inside?: string[];
@@ -72,6 +74,8 @@ export interface Report {
   trace: string;
   scenario: Scenario;
   guarantee: Guarantee;
+  /** The transfer the pool's operations were asked for. */
+  transfer: Transfer;
   partitioning: { key: PartitionKeyKind; buckets: number; inside?: string[]; warning?: string };
   /** sent = processed + dropped + lost: `lost` died with a killed instance (see `lost`). */
   packets: { sent: number; processed: number; dropped: number; lost: number; reordered: number };
@@ -142,6 +146,7 @@ export async function runLocal(o: LocalOptions): Promise<Report> {
   const out = resolve(o.out);
   const scenario = o.scenario ?? 'scale';
   const guarantee = o.guarantee ?? 'loss-free';
+  const transfer = o.transfer ?? 'direct';
   const replicas = o.replicas ?? (scenario === 'scale' ? 1 : 2);
   const started = performance.now();
   const reference = o.compare ? await runLocal({ ...o, out: join(out, 'reference'), replicas: 1, schedule: [], scenario: 'scale', compare: false, interactive: false, noTimeline: true }) : null;
@@ -169,7 +174,7 @@ export async function runLocal(o: LocalOptions): Promise<Report> {
     sampler.start();
     let configuration: ConfigVersion = { values: o.config, generation: 1 };
     const pool = new PoolExecutor(initialPlacement(buckets), controller, router, runtime, {
-      descriptor, configuration: () => configuration, guarantee, optimizations: o.optimizations ?? ALL_OPTIMIZATIONS, log: o.log,
+      descriptor, configuration: () => configuration, guarantee, optimizations: o.optimizations ?? ALL_OPTIMIZATIONS, transfer, log: o.log,
       onOperation: (s) => { if (!operations.includes(s)) operations.push(s); timeline.operation(s); },
     });
     await pool.run(plan({ current: pool.placement, replicas, namePrefix: o.middlebox }));
@@ -232,6 +237,7 @@ export async function runLocal(o: LocalOptions): Promise<Report> {
       trace: o.trace,
       scenario,
       guarantee,
+      transfer,
       partitioning: { ...partitioning, ...(key !== def.partitionKey ? { warning: partitionWarning(def.partitionKey, key) } : {}) },
       packets: {
         sent: r.sent,
