@@ -1,7 +1,8 @@
 /**
  * Checks one scaled run against the references no one here wrote or tuned: the same trace
  * through one unscaled instance, and (for the monitor) tshark's own flow counts. Used by the
- * scaling test (a slice) and by `npm run oracle` (every capture × middlebox × guarantee).
+ * scaling test (a slice) and by `npm run oracle` (every capture × middlebox × guarantee ×
+ * transfer).
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,7 @@ import { readCaptureFile } from '../../shims/flow/pcap.js';
 import { silentLogger } from '../../shims/log/logger.js';
 import type { MonitorFlowOutput } from '../../shims/middleboxes/monitor/monitor.js';
 import { referenceFlows } from '../../shims/reference/stored.js';
-import type { Guarantee } from '../../operator/engine/operation.js';
+import type { Guarantee, Transfer } from '../../operator/engine/operation.js';
 import { compareOutputs } from './compare.js';
 import { type Report, runLocal, type ScaleStep } from './run.js';
 
@@ -21,6 +22,7 @@ export interface Verdict {
   middlebox: string;
   trace: string;
   guarantee: Guarantee;
+  transfer: Transfer;
   problems: string[];
   /** Numbers worth printing beside the verdict (e.g. bytes saved, scaled and unscaled). */
   notes: Record<string, unknown>;
@@ -53,12 +55,22 @@ export function baseOptions(middlebox: string, trace: string) {
   return { middlebox, trace, pace, config: {}, log: silentLogger, interactive: false, noTimeline: true };
 }
 
-/** `seconds`: how long the traffic lasts (default about two, see baseOptions). */
-export async function checkScaled(middlebox: string, trace: string, guarantee: Guarantee, reference?: Report, schedule = SCHEDULE, seconds?: number): Promise<Verdict> {
-  reference ??= await unscaledRun(middlebox, trace);
+export interface CheckOptions {
+  /** How state travels in the scaled run's operations (default direct). */
+  transfer?: Transfer;
+  /** The unscaled run to compare with (default: one made here). */
+  reference?: Report;
+  schedule?: ScaleStep[];
+  /** How long the traffic lasts (default about two seconds, see baseOptions). */
+  seconds?: number;
+}
+
+export async function checkScaled(middlebox: string, trace: string, guarantee: Guarantee, o: CheckOptions = {}): Promise<Verdict> {
+  const { transfer = 'direct', schedule = SCHEDULE, seconds } = o;
+  const reference = o.reference ?? await unscaledRun(middlebox, trace);
   const base = baseOptions(middlebox, trace);
   const pace = seconds === undefined ? base.pace : { kind: 'rate' as const, pps: Math.ceil(readCaptureFile(trace).packets.length / seconds) };
-  const scaled = await runLocal({ ...base, pace, out: mkdtempSync(join(tmpdir(), 'openmb-scaled-')), replicas: 1, schedule, guarantee });
+  const scaled = await runLocal({ ...base, pace, out: mkdtempSync(join(tmpdir(), 'openmb-scaled-')), replicas: 1, schedule, guarantee, transfer });
   const problems: string[] = [];
   const notes: Record<string, unknown> = {};
   const p = scaled.packets;
@@ -107,5 +119,5 @@ export async function checkScaled(middlebox: string, trace: string, guarantee: G
     default:
       sameList('outputs', so, ro, problems);
   }
-  return { middlebox, trace, guarantee, problems, notes, scaled, reference };
+  return { middlebox, trace, guarantee, transfer, problems, notes, scaled, reference };
 }
