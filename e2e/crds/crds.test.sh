@@ -68,8 +68,8 @@ if out="$(k apply -f "$SAMPLE" 2>&1)"; then pass "the sample pool is accepted ($
 expect_eq "default spec.replicas is 1" "$(k get mbp "$POOL" -o jsonpath='{.spec.replicas}')" 1
 expect_eq "default spec.partitioning.buckets is 64" "$(k get mbp "$POOL" -o jsonpath='{.spec.partitioning.buckets}')" 64
 expect_eq "default spec.migration" \
-  "$(k get mbp "$POOL" -o jsonpath='{.spec.migration.guarantee} {.spec.migration.concurrency} {.spec.migration.optimizations.parallelPuts}')" \
-  "loss-free 1 true"
+  "$(k get mbp "$POOL" -o jsonpath='{.spec.migration.guarantee} {.spec.migration.transfer} {.spec.migration.concurrency} {.spec.migration.optimizations.parallelPuts}')" \
+  "loss-free direct 1 true"
 
 if out="$(k scale "mbp/$POOL" --replicas=3 2>&1)"; then pass "kubectl scale mbp/$POOL --replicas=3"; else fail "kubectl scale mbp/$POOL --replicas=3" "$out"; fi
 expect_eq "kubectl scale sets spec.replicas" "$(k get mbp "$POOL" -o jsonpath='{.spec.replicas}')" 3

@@ -473,7 +473,7 @@ const samples = new URL('manifests/samples/', root);
 const invalidDir = new URL('invalid/', samples);
 const schemaFor = (doc: { kind?: string }) => (doc.kind === 'StateOperation' ? sopSchema : poolSchema);
 /** Files whose error the structural schema catches; the others break only a CEL rule. */
-const SCHEMA_CASES = new Set(['replicas-negative.yaml', 'unknown-middlebox-type.yaml', 'egress-address-without-port.yaml']);
+const SCHEMA_CASES = new Set(['replicas-negative.yaml', 'unknown-middlebox-type.yaml', 'unknown-transfer.yaml', 'egress-address-without-port.yaml']);
 
 test('the sample pool is valid', (t) => {
   const docs = parseAllDocuments(readFileSync(new URL('monitor-pool.yaml', samples), 'utf8')).map((d) => d.toJS() as MiddleboxPool);
