@@ -74,17 +74,20 @@ program.command('mb')
   .option('--config <json>', 'configuration values as a JSON object', jsonObject('--config'), {})
   .option('--config-file <path>', 'configuration values from a JSON file (merged under --config)')
   .option('--partitioning <json>', 'the pool\'s partitioning, {"key", "buckets", "inside"?}, for middleboxes that derive configuration from it', partitioningOption('--partitioning'))
+  .option('--peer-listen <address>', 'listen here for state other instances put straight into this one (a direct transfer); without it, moves to this instance are brokered by the controller', addressOption('--peer-listen'))
+  .option('--peer-advertise <host:port>', 'the address peers dial to reach --peer-listen, when it listens on every address (e.g. the Pod\'s IP)')
   .addOption(secretOption())
-  .addOption(tlsOption('the controller and the switch'))
+  .addOption(tlsOption('the controller, the switch and the peers'))
   .addOption(probesOption())
   .action(async (o: { type: string; controller: Address; switch: Address; instance: string; pool: string; config: Record<string, unknown>; configFile?: string;
-    partitioning?: Partitioning; secretFile?: string; tlsDir?: string; probes?: Address }) => {
+    partitioning?: Partitioning; peerListen?: Address; peerAdvertise?: string; secretFile?: string; tlsDir?: string; probes?: Address }) => {
     const log = createLogger(`mb/${o.instance}`);
     const fromFile = o.configFile ? jsonObject('--config-file')(readFileSync(o.configFile, 'utf8')) : {};
-    const node = startMiddleboxNode({
+    const node = await startMiddleboxNode({
       def: middleboxByType(o.type), pool: o.pool, instance: o.instance, config: { ...fromFile, ...o.config }, partitioning: o.partitioning,
       controller: o.controller, switchAddress: o.switch, secret: loadSecret(o.secretFile), tls: tlsFromOption(o.tlsDir), log,
-    });
+      ...(o.peerListen ? { peerListen: o.peerListen } : {}), ...(o.peerAdvertise ? { peerAdvertise: o.peerAdvertise } : {}),
+    }).catch((e: Error) => program.error(`error: ${e.message}`));
     if (o.probes) {
       await serveProbes(o.probes, [{ name: 'controller', ok: () => connected(node.controllerLink) }, { name: 'switch', ok: () => connected(node.dataLink) }],
         middleboxMetrics(node.mb, { pool: o.pool, instance: o.instance, middlebox: o.type }));

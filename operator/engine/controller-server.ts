@@ -33,7 +33,7 @@ export class ControllerServer {
   async listen(address: Address, tls?: TlsMaterial): Promise<Address> {
     this.server = await acceptPeers(address, this.secret, this.log, (peer, hello) => {
       const pool = hello.pool ?? '';
-      if (hello.role === 'mb') this.pool(pool).addInstance(new MbSession(peer, pool, hello.name, hello.mbType ?? '', hello.descriptor));
+      if (hello.role === 'mb') this.pool(pool).addInstance(new MbSession(peer, pool, hello.name, hello.mbType ?? '', hello.descriptor, hello.peerAddress));
       else if (hello.role === 'switch') this.pool(pool).addSwitch(new SwitchSession(peer, hello.name));
       else peer.close(`role "${hello.role}" does not connect to the controller`);
     }, { tls });

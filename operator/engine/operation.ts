@@ -16,8 +16,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { FlowFilter } from '../../shims/flow/filter.js';
-import type { Chunk, Scope } from '../../shims/protocol/messages.js';
-import type { MbSession } from './session.js';
+import type { Scope } from '../../shims/protocol/messages.js';
+import type { StateBatch } from '../../shims/protocol/state-frames.js';
+import type { MbSession, TransferProgress } from './session.js';
 
 export const GUARANTEES = ['none', 'loss-free', 'order-preserving'] as const;
 export type Guarantee = (typeof GUARANTEES)[number];
@@ -78,6 +79,8 @@ export interface OperationStatus {
   filter: FlowFilter;
   scopes: Scope[];
   phase: Phase;
+  /** How the state travelled (set as the copy starts). */
+  transfer?: Transfer;
   /** The step under way (recorded before it runs). */
   step?: Step;
   /** The switch table's version the route change installed. */
@@ -126,10 +129,6 @@ export function newOperationStatus(kind: OperationKind, from: string[], to: stri
     id: `${kind}-${++counter}.${PROCESS_TAG}`, kind, guarantee, from, to, filter, scopes,
     phase: 'Pending', flows: 0, bytes: 0, eventsHeld: 0, eventsReleased: 0, eventsDropped: 0, timeline: { start: Date.now() },
   };
-}
-
-function chunkBytes(chunks: Chunk[]): number {
-  return Buffer.byteLength(JSON.stringify(chunks));
 }
 
 /** Records a step durably before it runs (a StateOperation's status); resolves once recorded. */
@@ -182,32 +181,61 @@ export class Operation {
     this.progress();
   }
 
+  /** Whether state goes straight from source to destination: asked for, and the destination listens for peers. */
+  private get direct(): boolean {
+    return (this.c.transfer ?? 'direct') === 'direct' && this.to.peerAddress !== undefined;
+  }
+
   /** Copies `scopes` matching the filter from one source to the destination; puts name this operation. */
   private async copy(src: MbSession): Promise<void> {
     const t = this.status.timeline;
     t.getStart ??= Date.now();
+    this.status.transfer = this.direct ? 'direct' : 'brokered';
     for (const scope of this.status.scopes) {
-      const collected: Chunk[][] = [];
-      const puts: Promise<unknown>[] = [];
-      const put = (chunks: Chunk[]) => {
-        t.putStart ??= Date.now();
-        const p = this.to.put(scope, chunks, this.status.id).then(() => {
-          this.status.flows += scope === 'per-flow' ? chunks.length : 0;
-          this.progress();
-        });
-        puts.push(p);
-        return p;
-      };
-      await src.get(scope, this.status.filter, (chunks) => {
-        this.status.bytes += chunkBytes(chunks);
-        if (this.c.optimizations.parallelPuts) void put(chunks).catch(() => {});
-        else collected.push(chunks);
-      });
-      t.getEnd = Date.now();
-      for (const chunks of collected) await put(chunks);
-      await Promise.all(puts);
+      if (this.direct) await this.transferScope(src, scope);
+      else await this.brokerScope(src, scope);
     }
+    t.getEnd ??= Date.now();
     t.putEnd = Date.now();
+  }
+
+  /** The source puts straight into the destination; the controller only follows the acks. */
+  private async transferScope(src: MbSession, scope: Scope): Promise<void> {
+    const t = this.status.timeline;
+    const seen = { count: 0, bytes: 0 };
+    const account = (p: TransferProgress) => {
+      t.putStart ??= Date.now();
+      if (scope === 'per-flow') this.status.flows += p.count - seen.count;
+      this.status.bytes += p.bytes - seen.bytes;
+      seen.count = p.count;
+      seen.bytes = p.bytes;
+      this.progress();
+    };
+    account(await src.transfer(scope, this.status.filter, this.status.id, this.to, account));
+  }
+
+  /** State passes through the controller, batch by batch, as the source encoded it (never parsed here). */
+  private async brokerScope(src: MbSession, scope: Scope): Promise<void> {
+    const t = this.status.timeline;
+    const collected: StateBatch[] = [];
+    const puts: Promise<unknown>[] = [];
+    const put = (batch: StateBatch) => {
+      t.putStart ??= Date.now();
+      const p = this.to.putBatch(batch, this.status.id).then(() => {
+        this.status.flows += scope === 'per-flow' ? batch.count : 0;
+        this.progress();
+      });
+      puts.push(p);
+      return p;
+    };
+    await src.getBatches(scope, this.status.filter, (batch) => {
+      this.status.bytes += batch.body.length;
+      if (this.c.optimizations.parallelPuts) void put(batch).catch(() => {});
+      else collected.push(batch);
+    });
+    t.getEnd = Date.now();
+    for (const batch of collected) await put(batch);
+    await Promise.all(puts);
   }
 
   private routing(): Routing {

@@ -12,6 +12,8 @@ import { INSTANCE_LABEL, POOL_LABEL, ROLE_LABEL, SWITCH_OF_LABEL } from './label
 import { ownerReference } from './operations.js';
 
 export const SWITCH_PORT = 7000;
+/** Where an instance Pod listens for the state its peers put straight into it (a direct transfer). */
+export const PEER_PORT = 7300;
 export const PROBE_PORT = 8081;
 /** Where the shared secret Secret is read from, in each Pod's environment. */
 export const SECRET_KEY = 'secret';
@@ -88,8 +90,12 @@ export function instancePod(c: PodContext, o: { instance: string; mbType: string
   const t = c.pool.spec.template ?? {};
   const name = c.pool.metadata.name;
   const args = ['mb', '--type', o.mbType, '--instance', o.instance, '--pool', `${c.pool.metadata.namespace}/${name}`,
-    '--controller', c.controller, '--switch', o.switchAddress, '--config', JSON.stringify(o.config), '--partitioning', JSON.stringify(o.partitioning)];
+    '--controller', c.controller, '--switch', o.switchAddress, '--config', JSON.stringify(o.config), '--partitioning', JSON.stringify(o.partitioning),
+    '--peer-listen', `0.0.0.0:${PEER_PORT}`, '--peer-advertise', `$(POD_IP):${PEER_PORT}`];
   const main = container(c, 'middlebox', args, t);
+  // The kubelet expands $(POD_IP) in the arguments from this variable.
+  main.env!.push({ name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } });
+  main.ports!.push({ name: 'peers', containerPort: PEER_PORT });
   if (t.resources) main.resources = resources(t.resources);
   return pod(c, o.instance, { [POOL_LABEL]: name, [ROLE_LABEL]: 'instance', [INSTANCE_LABEL]: o.instance }, main, t);
 }

@@ -221,7 +221,7 @@ export class LocalCluster {
     const old = this.instances.get(name);
     if (old) await this.stopInstance(name);
     const child = startChild(name, [...instanceArgs(name, this.pool), '--type', mbType,
-      '--controller', this.ctl, '--switch', this.switchSock, '--config', JSON.stringify(config),
+      '--controller', this.ctl, '--switch', this.switchSock, '--config', JSON.stringify(config), '--peer-listen', '127.0.0.1:0',
       ...(partitioning ? ['--partitioning', JSON.stringify(partitioning)] : [])], this.env, this.logDir, { detached: this.stateDir !== undefined });
     this.children.push(child);
     // Recorded before it connects: a crash while it starts still leaves it findable.

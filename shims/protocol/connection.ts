@@ -29,6 +29,8 @@ export interface ChannelOptions {
 export interface PeerEvents {
   json: [message: unknown, raw: string];
   packets: [payload: Buffer];
+  /** A state batch (state-frames.ts), undecoded. */
+  state: [payload: Buffer];
   close: [reason: string];
 }
 
@@ -59,6 +61,10 @@ export class Peer extends EventEmitter<PeerEvents> {
       if (this.closed) return;
       if (f.kind === 'packets') {
         this.emit('packets', f.payload);
+        continue;
+      }
+      if (f.kind === 'state') {
+        this.emit('state', f.payload);
         continue;
       }
       let msg: unknown;
@@ -99,6 +105,16 @@ export class Peer extends EventEmitter<PeerEvents> {
   sendFrame(frame: Buffer): boolean {
     if (this.closed) return false;
     return this.socket.write(frame);
+  }
+
+  /** Sends one frame given in parts (a header, then a body that is not copied); false as send. */
+  sendParts(parts: readonly Buffer[]): boolean {
+    if (this.closed) return false;
+    this.socket.cork();
+    let ok = true;
+    for (const p of parts) ok = this.socket.write(p);
+    process.nextTick(() => this.socket.uncork());
+    return ok;
   }
 
   /** Resolves once the socket's write buffer has drained. */
@@ -144,11 +160,13 @@ export function acceptPeers(address: Address, secret: string, log: Logger, onPee
       peer.send({ type: 'error', id: null, cause: 'unauthorized', message });
       peer.close(`refused: ${message}`);
     };
-    const early = () => refuse('packets before hello');
+    const early = () => refuse('binary frames before hello');
     peer.once('close', () => clearTimeout(timer));
     peer.once('packets', early);
+    peer.once('state', early);
     peer.once('json', (msg) => {
       peer.off('packets', early);
+      peer.off('state', early);
       const parsed = hello.safeParse(msg);
       if (!parsed.success) return refuse(`the first message must be a valid hello (${msg instanceof Error ? msg.message : describeIssues(parsed.error)})`);
       if (!secretsEqual(parsed.data.secret, secret)) return refuse('wrong shared secret');

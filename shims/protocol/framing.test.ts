@@ -49,8 +49,8 @@ test('oversize, empty and unknown frames are rejected at their byte offset', (t)
   t.is(e?.message, `stream byte ${json1.length}: frame of ${max + 1} bytes exceeds the maximum of ${max}`);
   e = t.throws(() => new FrameDecoder().push(Buffer.concat([json1, json2, header(0)])), { instanceOf: FrameError });
   t.is(e?.message, `stream byte ${json1.length + json2.length}: empty frame`);
-  e = t.throws(() => new FrameDecoder().push(Buffer.concat([json1, header(3), Buffer.from([0x02, 1, 2])])), { instanceOf: FrameError });
-  t.is(e?.message, `stream byte ${json1.length}: unknown frame kind 0x02`);
+  e = t.throws(() => new FrameDecoder().push(Buffer.concat([json1, header(3), Buffer.from([0x03, 1, 2])])), { instanceOf: FrameError });
+  t.is(e?.message, `stream byte ${json1.length}: unknown frame kind 0x03`);
 });
 
 test('packet batches round-trip every field', (t) => {

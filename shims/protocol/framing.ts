@@ -1,9 +1,11 @@
 /**
  * Length-prefixed frames: a 4-byte big-endian payload length, then the payload. A payload that
- * starts with `{` is a JSON message; one that starts with PACKET_BATCH is a binary packet batch.
+ * starts with `{` is a JSON message; one that starts with PACKET_BATCH is a binary packet batch,
+ * one that starts with STATE_BATCH a batch of state chunks (state-frames.ts).
  */
 export const DEFAULT_MAX_FRAME = 64 * 1024 * 1024;
 export const PACKET_BATCH = 0x01;
+export const STATE_BATCH = 0x02;
 const JSON_OPEN = 0x7b;
 
 export class FrameError extends Error {
@@ -13,7 +15,7 @@ export class FrameError extends Error {
   }
 }
 
-export type Frame = { kind: 'json'; text: string } | { kind: 'packets'; payload: Buffer };
+export type Frame = { kind: 'json'; text: string } | { kind: 'packets'; payload: Buffer } | { kind: 'state'; payload: Buffer };
 
 /** Incremental decoder: feed it socket chunks, it returns the complete frames. */
 export class FrameDecoder {
@@ -39,6 +41,7 @@ export class FrameDecoder {
       const first = body[0];
       if (first === JSON_OPEN) frames.push({ kind: 'json', text: body.toString('utf8') });
       else if (first === PACKET_BATCH) frames.push({ kind: 'packets', payload: body });
+      else if (first === STATE_BATCH) frames.push({ kind: 'state', payload: body });
       else throw new FrameError(this.consumed - len - 4, `unknown frame kind 0x${first.toString(16).padStart(2, '0')}`);
     }
     return frames;

@@ -41,7 +41,7 @@ const chunks = z.array(z.custom<Chunk>());
 export const hello = z.object({
   type: z.literal('hello'),
   secret: z.string(),
-  role: z.enum(['mb', 'mb-data', 'switch', 'source', 'controller', 'sink', 'egress']),
+  role: z.enum(['mb', 'mb-data', 'mb-peer', 'switch', 'source', 'controller', 'sink', 'egress']),
   name: z.string().min(1).max(253),
   pool: z.string().optional(),
   mbType: z.string().optional(),
@@ -53,6 +53,8 @@ export const hello = z.object({
    * the descriptor it asked for before the instance ran.
    */
   descriptor: middleboxDescriptor.optional().catch(undefined),
+  /** An instance's: where its peers reach it to put state straight into it (a direct transfer), host:port. */
+  peerAddress: z.string().min(1).max(512).optional(),
 });
 export type Hello = z.infer<typeof hello>;
 
@@ -65,6 +67,14 @@ export const mbRequest = z.discriminatedUnion('type', [
    */
   z.object({ type: z.literal('put'), id, scope, chunks, op: z.string().min(1).max(128).optional() }),
   z.object({ type: z.literal('del'), id, scope, filter: filterSchema }),
+  /**
+   * A direct transfer: the instance gets the matching state and puts it, under `op`, straight
+   * into the instance at `to.address` (its peer listener), reporting progress as it is acked.
+   */
+  z.object({
+    type: z.literal('transfer'), id, scope, filter: filterSchema, op: z.string().min(1).max(128),
+    to: z.object({ instance: z.string().min(1).max(253), address: z.string().min(1).max(512) }),
+  }),
   z.object({ type: z.literal('get-config'), id }),
   /** `generation` numbers the configuration (a pool's metadata.generation), so the controller can tell which one an instance runs. */
   z.object({ type: z.literal('put-config'), id, values: z.record(z.unknown()), generation: z.number().int().min(0).optional() }),
@@ -92,7 +102,11 @@ export type ErrorCause = z.infer<typeof errorCause>;
 
 export const mbReply = z.discriminatedUnion('type', [
   z.object({ type: z.literal('state'), id, chunks }),
-  z.object({ type: z.literal('get-ack'), id, count: z.number().int() }),
+  /** `bytes`: of the state frames' bodies the get sent. */
+  z.object({ type: z.literal('get-ack'), id, count: z.number().int(), bytes: z.number().int().optional() }),
+  /** A transfer's chunks and body bytes the destination has acked so far, and those it skipped (already taken under the op). */
+  z.object({ type: z.literal('transfer-progress'), id, count: z.number().int(), bytes: z.number().int(), skipped: z.number().int() }),
+  z.object({ type: z.literal('transfer-ack'), id, count: z.number().int(), bytes: z.number().int(), skipped: z.number().int() }),
   /** `skipped`: chunks of the put's op this instance had already taken. */
   z.object({ type: z.literal('put-ack'), id, count: z.number().int(), skipped: z.number().int().optional() }),
   z.object({ type: z.literal('del-ack'), id, count: z.number().int() }),

@@ -1,10 +1,11 @@
 /**
- * Request/reply over a Peer: ids are assigned here; streamed partial replies (`state` chunks)
- * go to the caller's callback; the terminal reply resolves, an `error` reply rejects, and no
+ * Request/reply over a Peer: ids are assigned here; streamed partial replies (binary state
+ * batches, progress messages) go to the caller's callback; the terminal reply resolves, an `error` reply rejects, and no
  * reply within the timeout (counted from the request or its latest partial reply) rejects too,
  * so a peer that hangs never stalls its caller.
  */
 import type { Peer } from './connection.js';
+import { readStateFrame, type StateFrame } from './state-frames.js';
 
 export class RemoteError extends Error {
   constructor(readonly code: string, message: string) {
@@ -33,6 +34,7 @@ export class RpcClient {
   constructor(private readonly peer: Peer, private readonly partialTypes: ReadonlySet<string>,
     private readonly onUnsolicited: (msg: Record<string, unknown>) => void, private readonly timeoutMs = RPC_TIMEOUT_MS) {
     peer.on('json', (msg) => this.onMessage(msg));
+    peer.on('state', (payload) => this.onState(payload));
     peer.on('close', (reason) => {
       for (const p of this.pending.values()) {
         clearTimeout(p.timer);
@@ -65,18 +67,45 @@ export class RpcClient {
     else p.resolve(m);
   }
 
+  /** A binary state batch: a partial reply of the request it names (a get's). */
+  private onState(payload: Buffer): void {
+    let frame: StateFrame;
+    try {
+      frame = readStateFrame(payload);
+    } catch (e) {
+      this.peer.close(`broken state frame: ${(e as Error).message}`);
+      return;
+    }
+    const p = frame.kind === 'state' ? this.pending.get(frame.id) : undefined;
+    if (!p) {
+      this.onUnsolicited({ type: `${frame.kind} frame`, id: frame.id });
+      return;
+    }
+    p.timer.refresh();
+    p.onPartial?.({ type: 'state', id: frame.id, frame });
+  }
+
   request<T extends Record<string, unknown>>(message: Record<string, unknown>, onPartial?: (reply: Record<string, unknown>) => void): Promise<T> {
+    return this.start(String(message.type), (id) => this.peer.send({ ...message, id }), onPartial);
+  }
+
+  /** A request that is one binary frame, built for its id (a put of a state batch). */
+  requestFrame<T extends Record<string, unknown>>(what: string, frame: (id: number) => readonly Buffer[]): Promise<T> {
+    return this.start(what, (id) => this.peer.sendParts(frame(id)));
+  }
+
+  private start<T>(what: string, send: (id: number) => void, onPartial?: (reply: Record<string, unknown>) => void): Promise<T> {
     const id = this.nextId++;
     if (this.peer.isClosed) return Promise.reject(new Error(`connection closed: ${this.peer.closeReason}`));
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(() => {
         // A reply after this is unsolicited: the caller has moved on.
         this.pending.delete(id);
-        reject(new RpcTimeoutError(`no reply to ${String(message.type)} within ${this.timeoutMs} ms`));
+        reject(new RpcTimeoutError(`no reply to ${what} within ${this.timeoutMs} ms`));
       }, this.timeoutMs);
       timer.unref();
       this.pending.set(id, { resolve: resolve as Pending['resolve'], reject, onPartial, timer });
-      this.peer.send({ ...message, id });
+      send(id);
     });
   }
 

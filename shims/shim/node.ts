@@ -1,11 +1,13 @@
 /**
  * The network side of a middlebox instance: a southbound link to the controller (requests in,
- * replies out) and a data link to the steering switch (packet batches in, emitted packets back).
- * Both reconnect with backoff.
+ * replies out), a data link to the steering switch (packet batches in, emitted packets back),
+ * both reconnecting with backoff, and optionally a peer listener other instances put state into
+ * (a direct transfer).
  */
-import type { Address } from '../protocol/address.js';
+import type net from 'node:net';
+import { type Address, formatAddress } from '../protocol/address.js';
 import type { Partitioning } from '../protocol/descriptor.js';
-import type { Peer } from '../protocol/connection.js';
+import { boundAddress as listenerAddress, type Peer } from '../protocol/connection.js';
 import { MB_REQUEST_TYPES, mbRequest, readRequest } from '../protocol/messages.js';
 import { encodePacketBatch, type WirePacket } from '../protocol/packets.js';
 import { keepConnected, type Link } from '../protocol/reconnect.js';
@@ -14,6 +16,8 @@ import type { Logger } from '../log/logger.js';
 import type { AnyMiddlebox } from './definition.js';
 import { describe } from './descriptor.js';
 import { MiddleboxInstance } from './runtime.js';
+import { serveGet, servePutFrame } from './state-stream.js';
+import { PeerLinks, servePeers, serveTransfer } from './transfer.js';
 import { randomUUID } from 'node:crypto';
 
 export interface MiddleboxNodeOptions {
@@ -28,6 +32,10 @@ export interface MiddleboxNodeOptions {
   secret: string;
   /** Mutual TLS on both links (the controller's and the switch's listeners must use it too). */
   tls?: TlsMaterial;
+  /** Where peers put state into this instance (a direct transfer); without it, transfers to it are brokered. */
+  peerListen?: Address;
+  /** The host:port peers dial to reach peerListen (needed when it listens on every address). */
+  peerAdvertise?: string;
   log: Logger;
 }
 
@@ -35,17 +43,34 @@ export interface MiddleboxNode {
   readonly mb: MiddleboxInstance;
   readonly controllerLink: Link;
   readonly dataLink: Link;
+  /** Where peers reach this instance's peer listener, when it has one. */
+  readonly peerAddress?: string;
   stop(): void;
 }
 
-/** Validates one southbound message and serves it; malformed or unknown messages get an error. */
-export function serveSouthbound(mb: MiddleboxInstance, peer: Peer, msg: unknown): void {
+/**
+ * Validates one southbound message and serves it; malformed or unknown messages get an error.
+ * A get streams binary batches and a transfer puts into a peer, both yielding between batches.
+ */
+export function serveSouthbound(mb: MiddleboxInstance, peer: Peer, msg: unknown, links?: PeerLinks): void {
   const r = readRequest(mbRequest, MB_REQUEST_TYPES, msg);
-  if (r.ok) mb.handle(r.request, (reply) => peer.send(reply));
-  else peer.send(r.reply);
+  if (!r.ok) peer.send(r.reply);
+  else if (r.request.type === 'get') void serveGet(mb, peer, r.request);
+  else if (r.request.type === 'transfer' && links) void serveTransfer(mb, peer, links, r.request);
+  else mb.handle(r.request, (reply) => peer.send(reply));
 }
 
-export function startMiddleboxNode(o: MiddleboxNodeOptions): MiddleboxNode {
+/** The address peers are told to dial: the advertised one, or the listener's own when it is specific. */
+function advertised(server: net.Server, listen: Address, advertise: string | undefined): string {
+  if (advertise) return advertise;
+  const bound = listenerAddress(server);
+  if ('host' in bound && (bound.host === '0.0.0.0' || bound.host === '::')) {
+    throw new Error(`--peer-listen ${formatAddress(listen)} listens on every address: give --peer-advertise host:port, the address peers dial`);
+  }
+  return formatAddress(bound);
+}
+
+export async function startMiddleboxNode(o: MiddleboxNodeOptions): Promise<MiddleboxNode> {
   // Emitted packets go back to the switch's egress in one batch per batch received.
   let emitted: WirePacket[] = [];
   const flushEmitted = () => {
@@ -58,12 +83,23 @@ export function startMiddleboxNode(o: MiddleboxNodeOptions): MiddleboxNode {
     emitted.push(p);
     if (emitted.length >= 256) flushEmitted();
   }, o.partitioning);
-  const controllerLink = keepConnected(o.controller, { secret: o.secret, role: 'mb', name: o.instance, pool: o.pool, mbType: o.def.type, descriptor: describe(o.def) }, o.log, (peer) => {
+  const peerServer = o.peerListen ? await servePeers(o.peerListen, o.secret, o.log, mb, o.tls) : null;
+  let peerAddress: string | undefined;
+  try {
+    peerAddress = peerServer ? advertised(peerServer, o.peerListen!, o.peerAdvertise) : undefined;
+  } catch (e) {
+    peerServer!.close();
+    throw e;
+  }
+  const links = new PeerLinks({ name: o.instance, pool: o.pool, secret: o.secret }, o.log, o.tls);
+  const who = { secret: o.secret, role: 'mb' as const, name: o.instance, pool: o.pool, mbType: o.def.type, descriptor: describe(o.def), ...(peerAddress ? { peerAddress } : {}) };
+  const controllerLink = keepConnected(o.controller, who, o.log, (peer) => {
     o.log.info({ instance: o.instance }, 'connected to controller');
     peer.on('json', (msg) => {
-      serveSouthbound(mb, peer, msg);
+      serveSouthbound(mb, peer, msg, links);
       flushEmitted();
     });
+    peer.on('state', (payload) => servePutFrame(mb, peer, payload));
   }, { tls: o.tls });
   // A new process under an old name (a replaced Pod) must not inherit the old one's counts at the switch.
   const incarnation = randomUUID();
@@ -75,7 +111,7 @@ export function startMiddleboxNode(o: MiddleboxNodeOptions): MiddleboxNode {
     });
   }, { tls: o.tls });
   return {
-    mb, controllerLink, dataLink,
-    stop: () => { controllerLink.stop(); dataLink.stop(); },
+    mb, controllerLink, dataLink, ...(peerAddress ? { peerAddress } : {}),
+    stop: () => { controllerLink.stop(); dataLink.stop(); links.close(); peerServer?.close(); },
   };
 }

@@ -3,12 +3,13 @@
  * and emitted packets out. The network side (node.ts) only moves bytes to and from this object.
  */
 import { decode } from '../flow/decode.js';
-import { compileFilter } from '../flow/filter.js';
+import { type CompiledFilter, compileFilter } from '../flow/filter.js';
 import { packetFlow } from '../flow/key.js';
 import type { Chunk, MbCounters, MbRequest, Scope } from '../protocol/messages.js';
 import { SCOPES } from '../protocol/messages.js';
 import type { WirePacket } from '../protocol/packets.js';
 import type { Partitioning } from '../protocol/descriptor.js';
+import { decodeChunks, type StateBatch, StateBatchWriter } from '../protocol/state-frames.js';
 import { type AnyMiddlebox, ConfigError, type MiddleboxLogic, type PacketInput } from './definition.js';
 import { poolInstanceConfig } from './descriptor.js';
 import { StateError, StateTables } from './tables.js';
@@ -150,22 +151,19 @@ export class MiddleboxInstance {
         reply({ type: 'get-ack', id: req.id, count });
         return;
       }
-      case 'put': {
-        const chunks = req.op === undefined ? req.chunks : this.notTaken(req.op, req.scope, req.chunks);
-        const count = this.tables.put(req.scope, chunks);
-        if (req.op !== undefined) this.markTaken(req.op, req.scope, chunks);
-        if (req.scope === 'per-flow') {
-          for (const c of chunks) if (typeof c.seq === 'number') this.lastSeq.set(c.key as string, Math.max(c.seq, this.lastSeq.get(c.key as string) ?? 0));
-        }
-        reply({ type: 'put-ack', id: req.id, count, skipped: req.chunks.length - chunks.length });
+      case 'put':
+        reply({ type: 'put-ack', id: req.id, ...this.put(req.scope, req.chunks, req.op) });
         return;
-      }
       case 'del': {
         const count = this.tables.del(req.scope, compileFilter(req.filter));
         if (req.scope === 'per-flow') for (const id of this.lastSeq.keys()) if (!this.tables.flows.map.has(id)) this.lastSeq.delete(id);
         reply({ type: 'del-ack', id: req.id, count });
         return;
       }
+      case 'transfer':
+        // Only an instance on the network can reach its peers (node.ts serves it).
+        reply({ type: 'error', id: req.id, cause: 'unsupported', message: 'transfer needs an instance with a network side' });
+        return;
       case 'get-config':
         reply({ type: 'config', id: req.id, values: this.configValues, generation: this.configGeneration });
         return;
@@ -180,6 +178,40 @@ export class MiddleboxInstance {
         reply({ type: 'outputs', id: req.id, outputs: this.logic.outputs() });
         return;
     }
+  }
+
+  /** Imports chunks, skipping those already taken under `op`. */
+  private put(scope: Scope, given: Chunk[], op: string | undefined): { count: number; skipped: number } {
+    const chunks = op === undefined ? given : this.notTaken(op, scope, given);
+    const count = this.tables.put(scope, chunks);
+    if (op !== undefined) this.markTaken(op, scope, chunks);
+    if (scope === 'per-flow') {
+      for (const c of chunks) if (typeof c.seq === 'number') this.lastSeq.set(c.key as string, Math.max(c.seq, this.lastSeq.get(c.key as string) ?? 0));
+    }
+    return { count, skipped: given.length - chunks.length };
+  }
+
+  /**
+   * Exports matching state as binary batches (state-frames.ts), one batch per iteration, so the
+   * caller can let packets in between batches and wait for its socket to drain.
+   */
+  *exportState(scope: Scope, filter: CompiledFilter, batch = GET_BATCH): Generator<StateBatch> {
+    for (const chunks of this.tables.get(scope, filter, batch)) {
+      const w = new StateBatchWriter(scope);
+      for (const c of chunks) w.add(c.key, scope === 'per-flow' ? this.lastSeq.get(c.key as string) : undefined, JSON.stringify(c.state));
+      yield w.batch();
+    }
+  }
+
+  /** Imports a binary batch (a put frame's), as a put of its chunks under `op` ('' for none). */
+  importState(batch: StateBatch, op: string): { count: number; skipped: number } {
+    let chunks: Chunk[];
+    try {
+      chunks = decodeChunks(batch);
+    } catch (e) {
+      throw new StateError('malformed', (e as Error).message, { cause: e });
+    }
+    return this.put(batch.scope, chunks, op === '' ? undefined : op);
   }
 
   /**
