@@ -8,9 +8,12 @@
  *   npm run bench                                 # everything, default sizes
  *   npm run bench -- --middlebox monitor --flows 50000 --rounds 1
  *   npm run bench -- --only switch --json         # some sections (switch, middlebox, get-put), as JSON
+ *   npm run -s bench -- --json > docs/bench/dataplane.json   # what the README's tables are rendered from
  *
- * With --json it prints one JSON object instead of the tables, holding the sections run:
- *   {"node": "v20…", "rounds": n,
+ * With --json it prints one JSON object instead of the tables (bench/report/shapes.ts,
+ * dataplaneReportSchema), holding the sections run:
+ *   {"command": "npm run bench -- …", "date": "…", "node": "v20…", "commit": "…", "dirty": bool, "cpus": n,
+ *    "loadAverage": {"start": [1, 5, 15 min], "end": […]}, "rounds": n, "flows": n,
  *    "switch": [{"instances": 1 | 2 | 4 | 8, "packets": n, "pps": n, "cpuUsPerPacket": n}, …],
  *    "middlebox": [{"middlebox": "monitor", "traffic": "…", "packets": n, "pps": n, "bytesPerFlow": n}, …],
  *    "getPut": [{"middlebox": "monitor", "scope": "per-flow", "entries": n, "stateBytes": n, "ms": n}, …]}
@@ -27,6 +30,10 @@ import { MIDDLEBOXES } from '../shims/middleboxes/registry.js';
 import { syntheticFlows } from '../shims/traffic/synthetic.js';
 import { tracePath } from '../shims/traffic/trace-dir.js';
 import { switchAlone } from './switch-alone.js';
+import { startRun } from './report/run-info.js';
+import type { DataplaneReport, GetPutFigure, MiddleboxFigure, RunInfo } from './report/shapes.js';
+
+const run = startRun('bench');
 
 const { values } = parseArgs({ options: {
   flows: { type: 'string', default: '100000' }, rounds: { type: 'string', default: '3' }, middlebox: { type: 'string', multiple: true },
@@ -93,10 +100,10 @@ const traffic: [string, CapturedPacket[]][] = [
 ];
 const handshakes = syntheticFlows({ flows, handshakeOnly: true });
 const median = <T>(runs: T[], by: (x: T) => number): T => runs.sort((a, b) => by(a) - by(b))[Math.floor(runs.length / 2)];
-const report: Record<string, unknown> = { node: process.version, rounds };
+const report: Omit<DataplaneReport, keyof RunInfo> = { rounds, flows };
 const print = (line: string) => { if (!values.json) console.log(line); };
 
-print(`OpenMB data-plane benchmark: ${new Date().toISOString()}, node ${process.version}, median of ${rounds}`);
+print(`OpenMB data-plane benchmark: ${run.info.date}, node ${process.version}, median of ${rounds}`);
 if (sections.has('switch')) {
   const figures = await withCluster((c) => switchAlone(c, handshakes, [1, 2, 4, 8], rounds));
   report.switch = figures;
@@ -105,7 +112,7 @@ if (sections.has('switch')) {
   for (const f of figures) print(String(f.instances).padEnd(11) + fmt(f.packets).padStart(10) + fmt(f.pps).padStart(12) + f.cpuUsPerPacket.toFixed(2).padStart(22));
 }
 if (sections.has('middlebox')) {
-  const rows: { middlebox: string; traffic: string; packets: number; pps: number; bytesPerFlow: number }[] = [];
+  const rows: MiddleboxFigure[] = [];
   print('\nreplay -> switch -> middlebox (three processes, plus the egress sink for nat and re)');
   print('middlebox  traffic'.padEnd(52) + 'packets'.padStart(10) + 'packets/s'.padStart(12) + '  state bytes/flow');
   for (const type of types) {
@@ -120,7 +127,7 @@ if (sections.has('middlebox')) {
   report.middlebox = rows;
 }
 if (sections.has('get-put')) {
-  const rows: { middlebox: string; scope: Scope; entries: number; stateBytes: number; ms: number }[] = [];
+  const rows: GetPutFigure[] = [];
   print(`\nsouthbound get + put (instance -> instance): per-flow state after ${fmt(flows)} TCP handshakes; re: its chunk cache after the synthetic traffic`);
   print('middlebox'.padEnd(11) + 'scope'.padEnd(11) + 'entries'.padStart(10) + 'state MB'.padStart(10) + 'ms'.padStart(8) + 'entries/s'.padStart(12) + 'MB/s'.padStart(8));
   for (const type of types) {
@@ -135,4 +142,4 @@ if (sections.has('get-put')) {
   }
   report.getPut = rows;
 }
-if (values.json) console.log(JSON.stringify(report));
+if (values.json) console.log(JSON.stringify({ ...run.end(), ...report } satisfies DataplaneReport));
