@@ -18,6 +18,7 @@ import { parseAddress } from '../protocol/address.js';
 import { connectPeer } from '../protocol/connection.js';
 import { encodeJsonFrame } from '../protocol/framing.js';
 import { encodePacketBatch } from '../protocol/packets.js';
+import { encodeChunks, stateFrame } from '../protocol/state-frames.js';
 import { tracePath } from '../traffic/trace-dir.js';
 import { readCaptureFile } from '../flow/pcap.js';
 
@@ -171,7 +172,25 @@ test.serial('corrupt and truncated captures are refused naming the byte offset',
   }
 });
 
-test.serial('a put whose chunk names another scope is refused naming the chunk', async (t) => {
-  const err = await t.throwsAsync(cluster.session('m0').put('multi-flow', [{ scope: 'per-host' as never, key: '10.0.0.1', state: {} }]));
-  t.is(err.message, 'malformed: chunks[0].scope: "per-host" differs from the request\'s scope "multi-flow"');
+test.serial('a JSON put whose chunk names another scope is refused naming the chunk', async (t) => {
+  const chunks = [{ scope: 'per-host', key: '10.0.0.1', state: {} }];
+  const reply = await rawExchange(cluster.session('m0'), encodeJsonFrame({ type: 'put', id: 990, scope: 'multi-flow', chunks }));
+  t.like(reply, { type: 'error', id: 990, cause: 'malformed', message: 'chunks[0].scope: "per-host" differs from the request\'s scope "multi-flow"' });
+  await stillServes(t);
+});
+
+test.serial('a binary put cut short inside a chunk is refused naming the byte and the chunk, and nothing is put', async (t) => {
+  const session = cluster.session('m0');
+  const before = (await session.stats()).entries['per-flow'];
+  const batch = encodeChunks('per-flow', [
+    { scope: 'per-flow', key: '6 10.9.0.1 1000 10.9.0.2 80', state: { packets: 1 } },
+    { scope: 'per-flow', key: '6 10.9.0.1 1001 10.9.0.2 80', state: { packets: 1 } },
+  ]);
+  const cut = { ...batch, body: batch.body.subarray(0, batch.body.length - 2) };
+  const [head, body] = stateFrame('put', 991, cut);
+  const reply = await rawExchange(session, Buffer.concat([head, body]));
+  t.like(reply, { type: 'error', id: 991, cause: 'malformed' });
+  t.regex(String(reply.message), /^state frame byte \d+: chunk 1 \(from byte \d+\) ends inside its state$/);
+  t.is((await session.stats()).entries['per-flow'], before);
+  await stillServes(t);
 });
