@@ -2,8 +2,9 @@
  * Data-plane benchmark (not a test): packets/s through the switch alone to 1, 2, 4 and 8
  * instances (bench/switch-alone.ts); for every middlebox, packets/s through replay -> switch ->
  * middlebox (all separate processes) on a real capture and on synthetic TCP traffic, state bytes
- * per flow, and southbound get + put throughput of its per-flow state between two instances.
- * Prints tables; the README records their output.
+ * per flow, and southbound get + put throughput of its per-flow state between two instances
+ * (binary batches passed on unparsed, as a brokered move does). Prints tables, or with --json one
+ * object, from which bench/readme-tables.ts renders the README's.
  *
  *   npm run bench                                 # everything, default sizes
  *   npm run bench -- --middlebox monitor --flows 50000 --rounds 1
@@ -25,7 +26,7 @@ import { parseArgs } from 'node:util';
 import { LocalCluster } from '../operator/runtime/local-cluster.js';
 import { silentLogger } from '../shims/log/logger.js';
 import { readCaptureFile, type CapturedPacket } from '../shims/flow/pcap.js';
-import type { Chunk, Scope } from '../shims/protocol/messages.js';
+import type { Scope } from '../shims/protocol/messages.js';
 import { MIDDLEBOXES } from '../shims/middleboxes/registry.js';
 import { syntheticFlows } from '../shims/traffic/synthetic.js';
 import { tracePath } from '../shims/traffic/trace-dir.js';
@@ -82,11 +83,11 @@ async function getPut(type: string, packets: CapturedPacket[], scope: Scope): Pr
     await c.replay(packets, { kind: 'asap' });
     await c.settle(120_000);
     const bytes = (await src.stats(true)).bytes![scope];
-    // Each batch is put as soon as it arrives, as a move does: get and put overlap.
+    // Each batch is put as soon as it arrives and as the source encoded it, as a brokered move does: get and put overlap.
     const t0 = performance.now();
-    const puts: Promise<number>[] = [];
-    await src.get(scope, {}, (cs: Chunk[]) => puts.push(dst.put(scope, cs)));
-    const n = (await Promise.all(puts)).reduce((a, b) => a + b, 0);
+    const puts: Promise<{ count: number }>[] = [];
+    await src.getBatches(scope, {}, (batch) => puts.push(dst.putBatch(batch)));
+    const n = (await Promise.all(puts)).reduce((a, p) => a + p.count, 0);
     return { flows: n, ms: performance.now() - t0, bytes };
   });
 }
