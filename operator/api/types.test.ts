@@ -198,7 +198,7 @@ const sop = {
     guarantee: 'loss-free',
   },
   status: {
-    journal: { id: 'move-7.a1b2c3', step: 'copy', kind: 'move', guarantee: 'loss-free', from: ['monitor-0'], to: 'monitor-1', filter: { buckets: { key: 'flow', of: 64, ids: [0, 1] } }, scopes: ['per-flow'], routeVersion: 12 },
+    journal: { id: 'move-7.a1b2c3', step: 'copy', kind: 'move', guarantee: 'loss-free', from: ['monitor-0'], to: 'monitor-1', filter: { buckets: { key: 'flow', of: 64, ids: [0, 1] } }, scopes: ['per-flow'], parts: 3, part: 1, routeVersion: 12 },
     phase: 'Running',
     progress: { flowsTotal: 1000, flowsDone: 250, bytes: 1 << 20, eventsHeld: 17, eventsReleased: 12, eventsDropped: 0 },
     startTime: '2025-06-01T12:00:00Z',

@@ -375,6 +375,9 @@ export interface OperationJournal {
   /** The filter as the engine runs it (a pool's bucket set leaves out pinned flows). */
   filter: Record<string, unknown>;
   scopes: Scope[];
+  /** A move in parts: how many, and the one under way (from 0). */
+  parts?: number;
+  part?: number;
   /** The switch table's version the route change installed. */
   routeVersion?: number;
 }

@@ -6,6 +6,7 @@ import type { FlowFilter } from '../../shims/flow/filter.js';
 import type { Scope } from '../../shims/protocol/messages.js';
 import type { Logger } from '../../shims/log/logger.js';
 import type { PoolSessions } from './pool-sessions.js';
+import { moveParts, partFilter, partHoldId, unmovedFilter } from './parts.js';
 import { type Guarantee, type Journal, newOperationStatus, Operation, type OperationStatus, type Optimizations, ALL_OPTIMIZATIONS, type Transfer, type Routing, type Step } from './operation.js';
 import type { MbSession } from './session.js';
 
@@ -18,6 +19,8 @@ export interface OperationOptions {
   journal?: Journal;
   /** The lease of a move's hold at the switch (default HOLD_LEASE_MS). */
   leaseMs?: number;
+  /** How many parts a held move goes in (default: by its flows, see moveParts); 1 holds all its flows for the whole copy. */
+  parts?: number;
 }
 
 /** Finished operations kept for the timeline and reports: the latest ones, so a long-lived controller does not grow. */
@@ -73,8 +76,12 @@ export class MbController {
   }
 
   async move(src: string, dst: string, filter: FlowFilter, scopes: Scope[], o: OperationOptions = {}): Promise<OperationStatus> {
-    await this.session(src).stats(); // so a failure can say how many flows the source held
+    // So a failure can say how many flows the source held, and the move be cut in parts by them.
+    const held = (await this.session(src).stats()).entries['per-flow'];
     const status = newOperationStatus('move', [src], dst, filter, scopes, o.guarantee ?? 'loss-free');
+    const of = filter.buckets ? filter.buckets.of : 1;
+    const parts = status.guarantee === 'none' ? 1 : o.parts ?? moveParts(filter, scopes, (held * (filter.buckets?.ids.length ?? of)) / of);
+    if (parts > 1) Object.assign(status, { parts, part: 0 });
     return this.execute(this.operation(status, [this.session(src)], this.session(dst), o));
   }
 
@@ -104,10 +111,11 @@ export class MbController {
     if (missing.length > 0) return this.finishResumed(status, o, `could not resume: ${missing.join(', ')} not connected`, () => this.putBack(status));
     const op = this.operation(status, journal.from.map((s) => this.session(s)), this.session(journal.to), o);
     if (status.kind !== 'move' || status.guarantee === 'none' || step === 'hold' || step === 'delete') return this.execute(op, step);
-    const hold = await this.routing.holdState(status.id);
+    const hold = await this.routing.holdState(partHoldId(status));
     if (hold.state === 'held') return this.execute(op, step);
     if (hold.state === 'released') return this.execute(op, 'delete');
-    return this.finishResumed(status, o, `rolled back: its hold at the switch ${hold.state === 'lapsed' ? 'lapsed' : 'is gone'} while no controller ran it, so its packets went on to ${journal.from[0]}, which keeps the state`,
+    const part = status.parts !== undefined ? ` (part ${(status.part ?? 0) + 1} of ${status.parts}; the parts before it moved)` : '';
+    return this.finishResumed(status, o, `rolled back${part}: its hold at the switch ${hold.state === 'lapsed' ? 'lapsed' : 'is gone'} while no controller ran it, so its packets went on to ${journal.from[0]}, which keeps the state`,
       () => this.deleteCopy(status));
   }
 
@@ -124,11 +132,11 @@ export class MbController {
     return status;
   }
 
-  /** Deletes what a move that did not happen put at its destination (it had none of those flows before). */
+  /** Deletes what the part of a move that did not happen put at its destination (it had none of those flows before). */
   private async deleteCopy(status: OperationStatus): Promise<void> {
     const dst = this.sessions.instances.get(status.to);
     if (status.kind !== 'move' || !dst || dst.closed) return;
-    for (const scope of status.scopes) await dst.del(scope, status.filter);
+    for (const scope of status.scopes) await dst.del(scope, partFilter(status));
   }
 
   /** A resumed move whose parties are not all there: what a live controller's recover would do. */
@@ -136,14 +144,14 @@ export class MbController {
     if (status.kind !== 'move' || status.step === 'delete') return;
     const src = this.sessions.instances.get(status.from[0]);
     const dst = this.sessions.instances.get(status.to);
-    const hold = status.guarantee === 'none' ? { state: 'unknown' as const } : await this.routing.holdState(status.id);
+    const hold = status.guarantee === 'none' ? { state: 'unknown' as const } : await this.routing.holdState(partHoldId(status));
     if (hold.state === 'released') return;
     if (src && !src.closed) {
       await this.deleteCopy(status);
-      if (hold.state === 'held') await this.routing.release(status.id);
+      if (hold.state === 'held') await this.routing.release(partHoldId(status));
     } else if (dst && !dst.closed) {
-      if (hold.state === 'held') await this.routing.routeAndRelease(status.filter, status.to, status.id);
-      else await this.routing.route(status.filter, status.to);
+      if (hold.state === 'held') await this.routing.routeAndRelease(partFilter(status), status.to, partHoldId(status));
+      await this.routing.route(unmovedFilter(status), status.to);
     }
   }
 
@@ -193,7 +201,7 @@ export class MbController {
     if (status.kind === 'move' && !routed) {
       const srcAlive = !src.closed;
       // A switch that died took its holds with it ('gone': none is connected).
-      const hold = status.guarantee === 'none' ? 'none' : await this.routing.holdState(status.id).then((h) => h.state, () => 'gone');
+      const hold = status.guarantee === 'none' ? 'none' : await this.routing.holdState(partHoldId(status)).then((h) => h.state, () => 'gone');
       const held = hold === 'held';
       if ((hold === 'gone' || hold === 'unknown') && status.step !== 'hold') {
         status.eventsDropped = Math.max(status.eventsDropped, status.eventsHeld);
@@ -201,13 +209,15 @@ export class MbController {
       }
       if (srcAlive) {
         if (!op.to.closed) await this.deleteCopy(status);
-        if (held) await this.routing.release(status.id);
+        if (held) await this.routing.release(partHoldId(status));
       } else if (!op.to.closed) {
-        if (held) await this.routing.routeAndRelease(status.filter, op.to.instance, status.id);
-        else await this.routing.route(status.filter, op.to.instance);
+        if (held) await this.routing.routeAndRelease(partFilter(status), op.to.instance, partHoldId(status));
+        // The parts not moved yet go to the destination too: their source is gone.
+        await this.routing.route(unmovedFilter(status), op.to.instance);
       }
     }
     if (op.to.closed) status.error = `destination ${op.to.instance} failed: ${err.message}`;
+    if (status.kind === 'move' && (status.part ?? 0) > 0) status.error += `; the first ${status.part} of its ${status.parts} parts had moved`;
     else if (src.closed) {
       if (status.kind === 'move' && !routed) status.lostFlows = Math.max(0, (src.lastEntries ?? 0) - status.flows);
       status.error = `source ${src.instance} failed: ${err.message}`;

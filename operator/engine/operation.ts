@@ -19,6 +19,7 @@ import type { FlowFilter } from '../../shims/flow/filter.js';
 import type { Scope } from '../../shims/protocol/messages.js';
 import type { StateBatch } from '../../shims/protocol/state-frames.js';
 import type { MbSession, TransferProgress } from './session.js';
+import { partFilter, partHoldId } from './parts.js';
 
 export const GUARANTEES = ['none', 'loss-free', 'order-preserving'] as const;
 export type Guarantee = (typeof GUARANTEES)[number];
@@ -83,6 +84,12 @@ export interface OperationStatus {
   transfer?: Transfer;
   /** The step under way (recorded before it runs). */
   step?: Step;
+  /**
+   * A held move of many flows goes in `parts` (see moveParts), each held and released on its
+   * own; `part` is the one under way (from 0). Absent: one part.
+   */
+  parts?: number;
+  part?: number;
   /** The switch table's version the route change installed. */
   routeVersion?: number;
   /** Set when this operation was taken over from a controller that stopped mid-way. */
@@ -181,6 +188,11 @@ export class Operation {
     this.progress();
   }
 
+  /** What the step under way works on: the part of the move's filter under way (all of it, unless split). */
+  private get filter(): FlowFilter {
+    return partFilter(this.status);
+  }
+
   /** Whether state goes straight from source to destination: asked for, and the destination listens for peers. */
   private get direct(): boolean {
     return (this.c.transfer ?? 'direct') === 'direct' && this.to.peerAddress !== undefined;
@@ -211,7 +223,7 @@ export class Operation {
       seen.bytes = p.bytes;
       this.progress();
     };
-    account(await src.transfer(scope, this.status.filter, this.status.id, this.to, account));
+    account(await src.transfer(scope, this.filter, this.status.id, this.to, account));
   }
 
   /** State passes through the controller, batch by batch, as the source encoded it (never parsed here). */
@@ -228,7 +240,7 @@ export class Operation {
       puts.push(p);
       return p;
     };
-    await src.getBatches(scope, this.status.filter, (batch) => {
+    await src.getBatches(scope, this.filter, (batch) => {
       this.status.bytes += batch.body.length;
       if (this.c.optimizations.parallelPuts) void put(batch).catch(() => {});
       else collected.push(batch);
@@ -247,8 +259,8 @@ export class Operation {
   private keepHolding(): void {
     const routing = this.routing();
     this.renewal = setInterval(() => {
-      routing.hold(this.status.id, this.status.filter, { leaseMs: this.leaseMs, renew: true })
-        .then((held) => { this.status.eventsHeld = held; }, (e: Error) => { this.renewFailure ??= e; });
+      routing.hold(partHoldId(this.status), this.filter, { leaseMs: this.leaseMs, renew: true })
+        .then((held) => { this.status.eventsHeld = this.status.eventsReleased + this.status.eventsDropped + held; }, (e: Error) => { this.renewFailure ??= e; });
     }, Math.max(5, Math.floor(this.leaseMs / 3)));
     // Renewing is no reason for a process to stay up.
     this.renewal.unref();
@@ -278,25 +290,39 @@ export class Operation {
     if (this.renewFailure) throw new Error(`the switch's hold was lost: ${this.renewFailure.message}`);
     const t = this.status.timeline;
     t.releaseStart = Date.now();
-    const r = await this.routing().routeAndRelease(this.status.filter, this.to.instance, this.status.id);
+    const r = await this.routing().routeAndRelease(this.filter, this.to.instance, partHoldId(this.status));
     this.stopHolding();
     t.route = t.releaseEnd = Date.now();
-    this.progress({ routeVersion: r.version, eventsHeld: r.count + r.dropped, eventsReleased: r.count, eventsDropped: r.dropped });
+    const released = this.status.eventsReleased + r.count;
+    const dropped = this.status.eventsDropped + r.dropped;
+    this.progress({ routeVersion: r.version, eventsHeld: released + dropped, eventsReleased: released, eventsDropped: dropped });
   }
 
   private async deleteAtSource(src: MbSession): Promise<void> {
     this.status.timeline.deleteStart = Date.now();
-    for (const scope of this.status.scopes) await src.del(scope, this.status.filter);
+    for (const scope of this.status.scopes) await src.del(scope, this.filter);
   }
 
-  /** The move from `from` (the journal's step onwards, when resumed). */
+  /**
+   * The move from `src`, part by part (the journal's part and step onwards, when resumed): each
+   * part is held, copied, routed with its release, and deleted at the source before the next.
+   */
   private async moveFrom(step: Step, src: MbSession): Promise<void> {
+    const start = this.status.part ?? 0;
+    for (let p = start; p < (this.status.parts ?? 1); p++) {
+      if (this.status.parts !== undefined) this.status.part = p;
+      this.renewFailure = null;
+      await this.movePart(p === start ? step : 'hold', src);
+    }
+  }
+
+  private async movePart(step: Step, src: MbSession): Promise<void> {
     const held = this.status.guarantee !== 'none';
     const at = STEPS.indexOf(step);
     if (at <= STEPS.indexOf('copy')) {
       if (held) {
         if (at === 0) await this.enter('hold');
-        await this.routing().hold(this.status.id, this.status.filter, { leaseMs: this.leaseMs, renew: at > 0 });
+        await this.routing().hold(partHoldId(this.status), this.filter, { leaseMs: this.leaseMs, renew: at > 0 });
         this.keepHolding();
         await this.drain(src);
       }
@@ -308,7 +334,7 @@ export class Operation {
       if (held) {
         await this.routeAndRelease();
       } else {
-        await this.routing().route(this.status.filter, this.to.instance);
+        await this.routing().route(this.filter, this.to.instance);
         this.status.timeline.route = Date.now();
       }
     }

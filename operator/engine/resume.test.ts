@@ -198,3 +198,97 @@ test.serial('a hold whose controller never comes back lapses: its packets go on 
     await c.stop();
   }
 });
+
+/** The buckets of parts 0 and 1 of a move of `half` in 4 parts. */
+const firstTwoParts = half.slice(0, half.length / 2);
+
+for (const at of ['hold', 'copy', 'route', 'delete'] as Step[]) {
+  test.serial(`a move in 4 parts: the controller stops entering part 3's step ${at}; a new one resumes from there, the first two parts stay moved`, async (t) => {
+    const expected = await unscaled();
+    const c = await cluster(2);
+    try {
+      const first = controllerOf(c);
+      first.router.owner.fill('m0');
+      await first.router.apply();
+      let journal: OperationStatus | null = null;
+      let stopped: Promise<void> | null = null;
+      let moving = false;
+      await c.replay(packets, { kind: 'rate', pps: 8000 }, (sent) => {
+        if (moving || sent < packets.length / 3) return;
+        moving = true;
+        void first.mbc.move('m0', 'm1', first.router.bucketFilter(half), ['per-flow'], {
+          guarantee: 'loss-free', parts: 4,
+          journal: async (s) => {
+            if (s.part === 2 && s.step === at && !journal) {
+              journal = structuredClone(s);
+              stopped = c.restartController();
+              await never;
+            }
+          },
+        });
+      });
+      while (!stopped) await sleep(5);
+      await stopped;
+      const second = controllerOf(c);
+      await second.router.learn();
+      t.deepEqual(second.router.bucketsOf('m1'), at === 'delete' ? half.slice(0, 6) : firstTwoParts, 'the parts before the stop had moved');
+      const s = await second.mbc.resume(journal!, {});
+      t.is(s.phase, 'Succeeded', s.error);
+      t.is(s.part, 3);
+      t.deepEqual(second.router.bucketsOf('m1'), half);
+      const settled = await c.settle();
+      t.is(settled.processed, packets.length, 'every packet processed exactly once');
+      t.is(settled.dropped, 0);
+      const stats = await Promise.all(['m0', 'm1'].map((n) => c.session(n).stats()));
+      t.is(stats[0].packetsReordered + stats[1].packetsReordered, 0);
+      t.is(stats[0].entries['per-flow'] + stats[1].entries['per-flow'], (expected.flows as unknown[]).length, 'no flow is in both instances');
+      t.deepEqual(await pooled(c, ['m0', 'm1']), expected);
+    } finally {
+      await c.stop();
+    }
+  });
+}
+
+test.serial('a move in 4 parts whose third part\'s hold lapses with no controller: that part rolls back, the first two stay moved, nothing is lost', async (t) => {
+  const expected = await unscaled();
+  const c = await cluster(2);
+  try {
+    const first = controllerOf(c);
+    first.router.owner.fill('m0');
+    await first.router.apply();
+    let journal: OperationStatus | null = null;
+    let lapsed: Promise<void> | null = null;
+    let moving = false;
+    await c.replay(packets, { kind: 'rate', pps: 8000 }, (sent) => {
+      if (moving || sent < packets.length / 3) return;
+      moving = true;
+      void first.mbc.move('m0', 'm1', first.router.bucketFilter(half), ['per-flow'], {
+        guarantee: 'order-preserving', leaseMs: 300, parts: 4,
+        journal: async (s) => {
+          if (s.part === 2 && s.step === 'route' && !journal) {
+            journal = structuredClone(s);
+            lapsed = c.restartController().then(() => sleep(600));
+            await never;
+          }
+        },
+      });
+    });
+    while (!lapsed) await sleep(5);
+    await lapsed;
+    const second = controllerOf(c);
+    await second.router.learn();
+    const s = await second.mbc.resume(journal!, {});
+    t.is(s.phase, 'Failed');
+    t.regex(s.error ?? '', /^rolled back \(part 3 of 4; the parts before it moved\): its hold at the switch lapsed/);
+    t.deepEqual(second.router.bucketsOf('m1'), firstTwoParts);
+    const settled = await c.settle();
+    t.is(settled.processed, packets.length, 'every packet processed exactly once');
+    t.is(settled.dropped, 0);
+    const stats = await Promise.all(['m0', 'm1'].map((n) => c.session(n).stats()));
+    t.is(stats[0].packetsReordered + stats[1].packetsReordered, 0);
+    t.is(stats[0].entries['per-flow'] + stats[1].entries['per-flow'], (expected.flows as unknown[]).length, 'no flow is in both instances');
+    t.deepEqual(await pooled(c, ['m0', 'm1']), expected);
+  } finally {
+    await c.stop();
+  }
+});

@@ -140,6 +140,7 @@ export function sameStatus(a: unknown, b: unknown): boolean {
 export function journalOf(s: OperationStatus, step: OperationJournal['step']): OperationJournal {
   return {
     id: s.id, step, kind: s.kind, guarantee: s.guarantee, from: [...s.from], to: s.to, filter: s.filter as Record<string, unknown>, scopes: [...s.scopes],
+    ...(s.parts !== undefined ? { parts: s.parts, part: s.part ?? 0 } : {}),
     ...(s.routeVersion !== undefined ? { routeVersion: s.routeVersion } : {}),
   };
 }
@@ -152,6 +153,7 @@ export function journaledOperation(j: OperationJournal, status: StateOperationSt
   const p = status.progress;
   return {
     id: j.id, kind: j.kind, guarantee: j.guarantee, from: [...j.from], to: j.to, filter: j.filter as FlowFilter, scopes: [...j.scopes], step: j.step,
+    ...(j.parts !== undefined ? { parts: j.parts, part: j.part ?? 0 } : {}),
     ...(j.routeVersion !== undefined ? { routeVersion: j.routeVersion } : {}),
     phase: 'Running', flows: p?.flowsDone ?? 0, bytes: p?.bytes ?? 0, eventsHeld: p?.eventsHeld ?? 0, eventsReleased: p?.eventsReleased ?? 0, eventsDropped: p?.eventsDropped ?? 0,
     timeline: { start: status.startTime ? Date.parse(status.startTime) : Date.now() },
