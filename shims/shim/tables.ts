@@ -2,6 +2,7 @@
 import { type CompiledFilter, isMatchAll, MATCH_ALL, matchFlowKey, matchHost } from '../flow/filter.js';
 import { canonicalKey, flowId, type FlowKey, parseFlowId } from '../flow/key.js';
 import { parseIp } from '../flow/address.js';
+import { keyHash } from '../flow/hash.js';
 import { shown } from '../flow/shown.js';
 import type { Chunk, Scope } from '../protocol/messages.js';
 import type { AnyMiddlebox, MbState, MultiFlowTable, PerFlowTable } from './definition.js';
@@ -13,24 +14,85 @@ export class StateError extends Error {
   }
 }
 
+type BucketSelection = NonNullable<CompiledFilter['buckets']>;
+
+/** A partitioning's identity: its key, bucket count and inside prefixes. */
+function partitionSignature(b: BucketSelection): string {
+  return `${b.key} ${b.of} ${b.inside.map((p) => `${Buffer.from(p.bytes).toString('hex')}/${p.length}`).join(',')}`;
+}
+
+/** The flows of each bucket under one partitioning, kept in step with the table. */
+class BucketIndex {
+  readonly buckets: Set<string>[];
+
+  constructor(readonly signature: string, private readonly b: BucketSelection, flows: Iterable<[string, { key: FlowKey }]>) {
+    this.buckets = Array.from({ length: b.of }, () => new Set<string>());
+    for (const [id, e] of flows) this.add(id, e.key);
+  }
+
+  private bucketOf(key: FlowKey): number {
+    return keyHash(this.b.key, this.b.inside, key) % this.b.of;
+  }
+
+  add(id: string, key: FlowKey): void {
+    this.buckets[this.bucketOf(key)].add(id);
+  }
+
+  remove(id: string, key: FlowKey): void {
+    this.buckets[this.bucketOf(key)].delete(id);
+  }
+}
+
 class FlowTable<F> implements PerFlowTable<F> {
   readonly map = new Map<string, { key: FlowKey; state: F }>();
+  /**
+   * The flows per bucket of the latest partitioning a filter asked for (a pool has one), built
+   * on first use: a move in parts exports and deletes a few buckets at a time, and scanning the
+   * whole table for each part would cost the table's size per part.
+   */
+  private index: BucketIndex | null = null;
+
   get(id: string): F | undefined {
     return this.map.get(id)?.state;
   }
   set(id: string, key: FlowKey, state: F): void {
     const e = this.map.get(id);
-    if (e) e.state = state;
-    else this.map.set(id, { key, state });
+    if (e) {
+      e.state = state;
+    } else {
+      this.map.set(id, { key, state });
+      this.index?.add(id, key);
+    }
   }
   delete(id: string): void {
+    const e = this.map.get(id);
+    if (!e) return;
     this.map.delete(id);
+    this.index?.remove(id, e.key);
   }
   entries() {
     return this.map.entries();
   }
   get size() {
     return this.map.size;
+  }
+
+  /** The entries a filter may match: those of its buckets when it selects some, else all. */
+  *candidates(f: CompiledFilter): Generator<[string, { key: FlowKey; state: F }]> {
+    if (!f.buckets) {
+      yield* this.map;
+      return;
+    }
+    const signature = partitionSignature(f.buckets);
+    if (this.index?.signature !== signature) this.index = new BucketIndex(signature, f.buckets, this.map);
+    for (const b of f.buckets.ids) {
+      const ids = this.index.buckets[b];
+      if (!ids) continue;
+      for (const id of ids) {
+        const e = this.map.get(id);
+        if (e) yield [id, e];
+      }
+    }
   }
 }
 
@@ -68,7 +130,7 @@ export class StateTables<F, M, A> implements MbState<F, M, A> {
     let out: Chunk[] = [];
     if (scope === 'per-flow') {
       const all = isMatchAll(f);
-      for (const [id, e] of this.flows.map) {
+      for (const [id, e] of this.flows.candidates(f)) {
         if (!all && !matchFlowKey(f, e.key)) continue;
         out.push({ scope, key: id, state: this.def.perFlow.encode(e.state) });
         if (out.length >= batch) { yield out; out = []; }
@@ -132,13 +194,13 @@ export class StateTables<F, M, A> implements MbState<F, M, A> {
     const keys: string[] = [];
     if (scope === 'per-flow') {
       const all = isMatchAll(f);
-      for (const [id, e] of this.flows.map) if (all || matchFlowKey(f, e.key)) keys.push(id);
+      for (const [id, e] of this.flows.candidates(f)) if (all || matchFlowKey(f, e.key)) keys.push(id);
     } else {
       for (const key of this.groups.map.keys()) if (matchHost(f, key)) keys.push(key);
     }
     if (keys.length > 0) this.def.onDelete?.(this, scope, keys);
-    const map: Map<string, unknown> = scope === 'per-flow' ? this.flows.map : this.groups.map;
-    for (const k of keys) map.delete(k);
+    if (scope === 'per-flow') for (const k of keys) this.flows.delete(k);
+    else for (const k of keys) this.groups.map.delete(k);
     return keys.length;
   }
 
