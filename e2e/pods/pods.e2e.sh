@@ -175,6 +175,10 @@ check_scaled 3
 pods_match 3
 [[ -z $(failed_ops) ]] || fail "failed operations: $(failed_ops)"
 AT3=$(instances)
+# Moves go direct between instance Pods (each listens for its peers on its Pod IP), the default transfer.
+MOVES=$(k get sop -o jsonpath='{range .items[?(@.spec.kind=="move")]}{.status.progress.transfer}{"\n"}{end}' | sort | uniq -c | xargs)
+[[ $MOVES =~ ^[0-9]+\ direct$ ]] || fail "the scale-out's moves should have gone direct between instance Pods: $MOVES"
+pass "the scale-out's moves went direct, Pod to Pod ($MOVES)"
 
 k scale mbp/"$POOL" --replicas=2 >/dev/null || fail "kubectl scale --replicas=2"
 log "kubectl scale mbp/$POOL --replicas=2"

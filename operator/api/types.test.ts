@@ -200,7 +200,7 @@ const sop = {
   status: {
     journal: { id: 'move-7.a1b2c3', step: 'copy', kind: 'move', guarantee: 'loss-free', from: ['monitor-0'], to: 'monitor-1', filter: { buckets: { key: 'flow', of: 64, ids: [0, 1] } }, scopes: ['per-flow'], parts: 3, part: 1, routeVersion: 12 },
     phase: 'Running',
-    progress: { flowsTotal: 1000, flowsDone: 250, bytes: 1 << 20, eventsHeld: 17, eventsReleased: 12, eventsDropped: 0 },
+    progress: { flowsTotal: 1000, flowsDone: 250, bytes: 1 << 20, eventsHeld: 17, eventsReleased: 12, eventsDropped: 0, transfer: 'direct', parts: 4 },
     startTime: '2025-06-01T12:00:00Z',
     completionTime: '2025-06-01T12:00:01.250Z',
     lostFlows: 0,
@@ -273,6 +273,7 @@ const sopEnums = {
   'status.journal.kind': OPERATION_KINDS,
   'status.journal.guarantee': GUARANTEES,
   'status.journal.scopes[]': SCOPES,
+  'status.progress.transfer': TRANSFERS,
   'status.conditions[].status': CONDITION_STATUSES,
 };
 const poolDefaults = {

@@ -357,6 +357,10 @@ export interface OperationProgress {
   eventsReleased?: number;
   /** Events dropped because the operation already held its maximum (their packets are lost). */
   eventsDropped?: number;
+  /** How the state travelled, once the copy started. */
+  transfer?: Transfer;
+  /** A held move in parts: how many. */
+  parts?: number;
 }
 
 

@@ -187,6 +187,8 @@ export function operationStatus(s: OperationStatus | null, o: {
       eventsHeld: s?.eventsHeld ?? 0,
       eventsReleased: s?.eventsReleased ?? 0,
       eventsDropped: s?.eventsDropped ?? 0,
+      ...(s?.transfer ? { transfer: s.transfer } : {}),
+      ...(s?.parts !== undefined ? { parts: s.parts } : {}),
     },
     startTime: rfc3339(s?.timeline.start ?? o.startedAt),
     ...(terminal && end !== undefined ? { completionTime: rfc3339(end) } : {}),
