@@ -366,7 +366,7 @@ export interface OperationProgress {
 
 /**
  * What the engine recorded before the step under way, so that an operator taking over resumes or
- * rolls the operation back (DESIGN §6's crash table). Written before each step runs.
+ * rolls the operation back (the crash table in docs/moves.md). Written before each step runs.
  */
 export interface OperationJournal {
   /** The engine's id of the operation: it names the switch's hold and the destination's puts. */

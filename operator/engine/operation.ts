@@ -1,16 +1,20 @@
 /**
  * Northbound operations over southbound sessions: move, clone and merge of state by filter, with
  * the guarantees of DESIGN §6, each step recorded in a journal before it runs so that a controller
- * that takes over after a crash resumes or rolls back the operation (resume()).
+ * that takes over after a crash resumes or rolls back the operation (resume(); docs/moves.md).
  *
- *   none              copy (get, put), re-route, delete at the source. Updates made at the source
- *                     between its get and its delete are lost.
+ *   none              copy, re-route, delete at the source. Updates made at the source between its
+ *                     get and its delete are lost.
  *   loss-free         the switch holds every packet of the moved flows (a leased hold); once the
  *   order-preserving  source has received everything sent to it before, its state is copied, and
  *                     the route change and the release of the held packets to the destination are
  *                     one step at the switch, so every packet is processed once, in the switch's
- *                     order, and none waits in the controller. The two guarantees are met alike.
+ *                     order, and none waits in the controller. The two guarantees are met alike. A
+ *                     move of many flows does this part by part (parts.ts), so a packet waits for
+ *                     one part's copy only.
  *
+ * State is copied `direct` (the source puts it straight into the destination's peer listener)
+ * or `brokered` (through the controller, as the source's binary batches, never parsed here).
  * A merge copies and then deletes at the source, so a merge resumed or planned again finds
  * nothing left to add twice; puts carry the operation's id, so a chunk put again is skipped.
  */
@@ -50,7 +54,7 @@ export const HOLD_LEASE_MS = 30_000;
 
 export type OperationKind = 'move' | 'clone' | 'merge';
 export type Phase = 'Pending' | 'Running' | 'Succeeded' | 'Failed';
-/** The journal's steps, in order (see DESIGN §6's crash table). */
+/** The journal's steps, in order (see the crash table in docs/moves.md). */
 export const STEPS = ['hold', 'copy', 'route', 'delete'] as const;
 export type Step = (typeof STEPS)[number];
 

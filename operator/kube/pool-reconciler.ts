@@ -100,7 +100,7 @@ export class PoolReconciler {
     this.registry.states.set(key, st);
     this.log.info({ pool: key, switch: engine.switchAddress, runtime: this.runtime.name, recorded: st.actual.placement.instances }, 'pool engine started');
     // Our own operations a stopped operator left unfinished: those with a journal are taken over
-    // (resumed or rolled back, DESIGN §6); the others end here, and the new plan redoes what is needed.
+    // (resumed or rolled back, docs/moves.md); the others end here, and the new plan redoes what is needed.
     await st.lock.run(() => this.takeOverAll(pool, st, desired));
     return st;
   }

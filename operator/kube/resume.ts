@@ -1,6 +1,6 @@
 /**
  * Taking over a StateOperation that a stopped operator left Running: the engine resumes or rolls
- * it back from the journal in its status (MbController.resume, DESIGN §6), its progress and
+ * it back from the journal in its status (MbController.resume, docs/moves.md), its progress and
  * outcome are written as for any operation, and a move that went through changes the placement.
  */
 import type { MiddleboxPool, StateOperation } from '../api/types.js';
