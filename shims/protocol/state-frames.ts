@@ -172,7 +172,7 @@ export function readBatch(batch: StateBatch): EncodedChunk[] {
   return out;
 }
 
-/** The chunks of a batch with their states parsed: for whoever must look inside (tests, dumps). */
+/** The chunks of a batch with their states parsed: what an instance imports. */
 export function decodeChunks(batch: StateBatch): Chunk[] {
   return readBatch(batch).map((c, i) => {
     let state: unknown;
@@ -181,6 +181,8 @@ export function decodeChunks(batch: StateBatch): Chunk[] {
     } catch (e) {
       throw new StateFrameError(0, `chunk ${i}: its state is not JSON: ${(e as Error).message}`);
     }
-    return { scope: batch.scope, key: c.key, state, ...(c.seq !== undefined ? { seq: c.seq } : {}) };
+    const chunk: Chunk = { scope: batch.scope, key: c.key, state };
+    if (c.seq !== undefined) chunk.seq = c.seq;
+    return chunk;
   });
 }

@@ -41,10 +41,6 @@ export function latencyQuantile(hist: readonly number[], q: number): number {
  */
 export const MAX_OPERATIONS_REMEMBERED = 16;
 
-function takenKey(scope: Scope, c: Chunk): string {
-  return `${scope}\n${String(c.key ?? '')}`;
-}
-
 export type Reply = (message: Record<string, unknown>) => void;
 
 export class MiddleboxInstance {
@@ -61,8 +57,8 @@ export class MiddleboxInstance {
   private readonly lastSeq = new Map<string, number>();
   /** Switch ingress to processed here, as a histogram (see latencyBucket). */
   private readonly latency = new Array<number>(LATENCY_BUCKETS).fill(0);
-  /** Per operation, the chunks' keys this instance took (see the put message's `op`): the latest MAX_OPERATIONS_REMEMBERED. */
-  private readonly taken = new Map<string, Set<string>>();
+  /** Per operation and scope, the chunks' keys this instance took (see the put message's `op`): the latest MAX_OPERATIONS_REMEMBERED operations. */
+  private readonly taken = new Map<string, Map<Scope, Set<string | null>>>();
   private readonly counters = { packetsReceived: 0, packetsProcessed: 0, packetsEmitted: 0, packetsReordered: 0 };
 
   /**
@@ -111,17 +107,19 @@ export class MiddleboxInstance {
 
   /** The chunks this instance has not taken yet under operation `op`. */
   private notTaken(op: string, scope: Scope, chunks: Chunk[]): Chunk[] {
-    const taken = this.taken.get(op);
-    return taken ? chunks.filter((c) => !taken.has(takenKey(scope, c))) : chunks;
+    const taken = this.taken.get(op)?.get(scope);
+    return taken ? chunks.filter((c) => !taken.has(c.key)) : chunks;
   }
 
   /** Only after the put succeeded: a refused put took nothing. */
   private markTaken(op: string, scope: Scope, chunks: Chunk[]): void {
-    let taken = this.taken.get(op);
-    if (taken) this.taken.delete(op);
-    else taken = new Set();
-    this.taken.set(op, taken); // the latest operation last, so the oldest goes first
-    for (const c of chunks) taken.add(takenKey(scope, c));
+    let scopes = this.taken.get(op);
+    if (scopes) this.taken.delete(op);
+    else scopes = new Map();
+    this.taken.set(op, scopes); // the latest operation last, so the oldest goes first
+    let taken = scopes.get(scope);
+    if (!taken) scopes.set(scope, (taken = new Set()));
+    for (const c of chunks) taken.add(c.key);
     for (const oldest of this.taken.keys()) {
       if (this.taken.size <= MAX_OPERATIONS_REMEMBERED) break;
       this.taken.delete(oldest);

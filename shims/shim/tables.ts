@@ -170,7 +170,8 @@ export class StateTables<F, M, A> implements MbState<F, M, A> {
         throw new StateError('malformed', `chunks[${i}]: ${(e as Error).message}`, { cause: e });
       }
     });
-    const keys = decoded.flatMap((c) => (c.key === null ? [] : [c.key]));
+    const keys: string[] = [];
+    for (const c of decoded) if (c.key !== null) keys.push(c.key);
     for (const c of decoded) {
       if (scope === 'per-flow') {
         this.flows.set(c.key!, c.flow!, c.state as F);
