@@ -2,7 +2,7 @@
  * The southbound calls on a MiddleboxInstance in this process, without a socket: for merging a
  * pool's state into one instance, and for tests that move state between instances directly.
  */
-import type { FlowFilter } from '../flow/filter.js';
+import { compileFilter, type FlowFilter } from '../flow/filter.js';
 import { type Chunk, type MbRequest, type Scope, SCOPES } from '../protocol/messages.js';
 import type { MiddleboxInstance } from './runtime.js';
 
@@ -38,16 +38,15 @@ export function delState(mb: MiddleboxInstance, scope: Scope, filter: FlowFilter
 }
 
 /**
- * A move as the controller does it, without traffic in between: get, put at the destination
- * (through JSON, as over the wire), delete at the source. Returns the chunks moved.
+ * A move as the controller does it, without traffic in between: the source's binary batches put
+ * at the destination (as over the wire), then a delete at the source. Returns the chunks moved.
  */
 export function moveState(src: MiddleboxInstance, dst: MiddleboxInstance, filter: FlowFilter = {}, scopes: readonly Scope[] = SCOPES): number {
   let moved = 0;
+  const f = compileFilter(filter);
   for (const scope of scopes) {
-    const chunks = getChunks(src, scope, filter);
-    putChunks(dst, scope, JSON.parse(JSON.stringify(chunks)) as Chunk[]);
+    for (const batch of src.exportState(scope, f)) moved += dst.importState(batch, '').count;
     delState(src, scope, filter);
-    moved += chunks.length;
   }
   return moved;
 }
