@@ -1,9 +1,11 @@
-/** Fuzz properties of the frame and packet-batch decoders: run briefly by framing.fuzz.test.ts, at length by bench/fuzz.ts. */
+/** Fuzz properties of the frame, packet-batch and state-frame decoders: run briefly by framing.fuzz.test.ts, at length by bench/fuzz.ts. */
 import fc from 'fast-check';
 import { deepStrictEqual } from 'node:assert/strict';
 import type { Properties } from '../../bench/fuzz-properties.js';
 import { encodeJsonFrame, FrameDecoder, FrameError, type Frame } from './framing.js';
 import { decodePacketBatch, encodePacketBatch, type WirePacket } from './packets.js';
+import { SCOPES, type Chunk } from './messages.js';
+import { decodeChunks, encodeChunks, readStateFrame, stateFrame, StateFrameError } from './state-frames.js';
 
 /** Cuts a buffer at the given points (taken modulo its length), in order. */
 function split(buf: Buffer, cuts: number[]): Buffer[] {
@@ -105,4 +107,21 @@ export const PROPERTIES: Properties = {
       expectFrameError(e, payload.length);
     }
   }),
+  'state frames round-trip every chunk, and with bytes overwritten or cut short decode or throw a StateFrameError': fc.property(
+    fc.constantFrom(...SCOPES), fc.array(fc.record({ key: fc.option(fc.string({ maxLength: 40 })), state: fc.jsonValue(), seq: fc.option(fc.nat(), { nil: undefined }) }), { maxLength: 6 }),
+    fc.string({ maxLength: 20 }), fc.array(fc.tuple(fc.nat(), fc.nat({ max: 255 })), { maxLength: 4 }), fc.nat(),
+    (scope, raw, op, flips, cut) => {
+      const chunks: Chunk[] = raw.map((c) => ({ scope, key: c.key, state: JSON.parse(JSON.stringify(c.state)) as unknown, ...(c.seq !== undefined ? { seq: c.seq } : {}) }));
+      const payload = Buffer.concat(stateFrame('put', 7, encodeChunks(scope, chunks), op)).subarray(4);
+      const f = readStateFrame(payload);
+      deepStrictEqual([f.kind, f.id, f.scope, f.op, f.count], ['put', 7, scope, op, chunks.length]);
+      deepStrictEqual(decodeChunks(f), chunks);
+      const bad = Buffer.from(payload.subarray(0, payload.length - (cut % (payload.length + 1))));
+      for (const [at, v] of flips) if (bad.length > 0) bad[at % bad.length] = v;
+      try {
+        if (bad[0] === 0x02) decodeChunks(readStateFrame(bad));
+      } catch (e) {
+        if (!(e instanceof StateFrameError)) throw e;
+      }
+    }),
 };

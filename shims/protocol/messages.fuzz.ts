@@ -41,7 +41,8 @@ const fields = {
   counters: near, outputs: near, cause: near, message: near, version: near, stats: near,
   rules: fc.oneof(near, fc.array(fc.record({ id: near, priority: near, match: jsonFilter, action: near }, { requiredKeys: [] }), { maxLength: 2 })),
   changes: fc.oneof(near, fc.array(fc.record({ op: near, rule: near, ruleId: near, rules: near }, { requiredKeys: [] }), { maxLength: 2 })),
-  holdId: near, leaseMs: near, renew: near, renewed: near, dropped: near, holds: near, ended: near, secret: near, role: near, name: near, pool: near, mbType: near, incarnation: near, descriptor: near,
+  holdId: near, leaseMs: near, renew: near, renewed: near, dropped: near, holds: near, ended: near, secret: near, role: near, name: near, pool: near, mbType: near, incarnation: near, descriptor: near, peerAddress: near,
+  to: fc.oneof(near, fc.record({ instance: near, address: near }, { requiredKeys: [] })),
 };
 
 export const PROPERTIES: Properties = Object.fromEntries(SCHEMAS.flatMap(([name, schema, types]) => {
