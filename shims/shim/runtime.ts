@@ -153,8 +153,11 @@ export class MiddleboxInstance {
         reply({ type: 'put-ack', id: req.id, ...this.put(req.scope, req.chunks, req.op) });
         return;
       case 'del': {
-        const count = this.tables.del(req.scope, compileFilter(req.filter));
-        if (req.scope === 'per-flow') for (const id of this.lastSeq.keys()) if (!this.tables.flows.map.has(id)) this.lastSeq.delete(id);
+        const count = this.tables.del(req.scope, compileFilter(req.filter), (keys) => { for (const id of keys) this.lastSeq.delete(id); });
+        // Flows the middlebox keeps no state for, or dropped itself, are swept now and then, not at every delete (a move in parts deletes often).
+        if (req.scope === 'per-flow' && this.lastSeq.size > 2 * this.tables.flows.size + 1024) {
+          for (const id of this.lastSeq.keys()) if (!this.tables.flows.map.has(id)) this.lastSeq.delete(id);
+        }
         reply({ type: 'del-ack', id: req.id, count });
         return;
       }

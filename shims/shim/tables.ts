@@ -186,7 +186,8 @@ export class StateTables<F, M, A> implements MbState<F, M, A> {
     return decoded.length;
   }
 
-  del(scope: Scope, f: CompiledFilter): number {
+  /** Deletes the matching state; `onDeleted` hears the keys deleted (not for all-flows state). */
+  del(scope: Scope, f: CompiledFilter, onDeleted?: (keys: readonly string[]) => void): number {
     if (scope === 'all-flows') {
       this.def.onDelete?.(this, scope, []);
       this.allState = this.def.allFlows.init();
@@ -202,6 +203,7 @@ export class StateTables<F, M, A> implements MbState<F, M, A> {
     if (keys.length > 0) this.def.onDelete?.(this, scope, keys);
     if (scope === 'per-flow') for (const k of keys) this.flows.delete(k);
     else for (const k of keys) this.groups.map.delete(k);
+    onDeleted?.(keys);
     return keys.length;
   }
 
