@@ -6,7 +6,7 @@
  * the same capture through one instance that never moved. A hold whose controller never comes
  * back lapses, and the move is rolled back, losing nothing.
  */
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -58,6 +58,17 @@ async function pooled(c: LocalCluster, instances: string[]): Promise<Record<stri
   return mergeOutputs(monitor.outputs, await Promise.all(instances.map((i) => c.session(i).outputs())));
 }
 
+/** The end every run must reach: each packet processed once, none dropped or reordered, no flow on both instances, the unscaled run's outputs. */
+async function convergedAsUnscaled(t: ExecutionContext, c: LocalCluster, expected: Record<string, unknown>): Promise<void> {
+  const settled = await c.settle();
+  t.is(settled.processed, packets.length, 'every packet processed exactly once');
+  t.is(settled.dropped, 0);
+  const stats = await Promise.all(['m0', 'm1'].map((n) => c.session(n).stats()));
+  t.is(stats[0].packetsReordered + stats[1].packetsReordered, 0);
+  t.is(stats[0].entries['per-flow'] + stats[1].entries['per-flow'], (expected.flows as unknown[]).length, 'no flow is in both instances');
+  t.deepEqual(await pooled(c, ['m0', 'm1']), expected);
+}
+
 const never = new Promise<void>(() => {});
 
 /** Where the first controller stops: entering a step of the journal, or once some puts were acknowledged. */
@@ -103,13 +114,7 @@ for (const guarantee of ['loss-free', 'order-preserving'] as Guarantee[]) {
         t.is(s.phase, 'Succeeded', s.error);
         t.true(s.resumed);
         t.deepEqual(second.router.bucketsOf('m1'), half);
-        const settled = await c.settle();
-        t.is(settled.processed, packets.length, 'every packet processed exactly once');
-        t.is(settled.dropped, 0);
-        const stats = await Promise.all(['m0', 'm1'].map((n) => c.session(n).stats()));
-        t.is(stats[0].packetsReordered + stats[1].packetsReordered, 0);
-        t.is(stats[0].entries['per-flow'] + stats[1].entries['per-flow'], (expected.flows as unknown[]).length, 'no flow is in both instances');
-        t.deepEqual(await pooled(c, ['m0', 'm1']), expected);
+        await convergedAsUnscaled(t, c, expected);
       } finally {
         await c.stop();
       }
@@ -236,13 +241,7 @@ for (const at of ['hold', 'copy', 'route', 'delete'] as Step[]) {
       t.is(s.phase, 'Succeeded', s.error);
       t.is(s.part, 3);
       t.deepEqual(second.router.bucketsOf('m1'), half);
-      const settled = await c.settle();
-      t.is(settled.processed, packets.length, 'every packet processed exactly once');
-      t.is(settled.dropped, 0);
-      const stats = await Promise.all(['m0', 'm1'].map((n) => c.session(n).stats()));
-      t.is(stats[0].packetsReordered + stats[1].packetsReordered, 0);
-      t.is(stats[0].entries['per-flow'] + stats[1].entries['per-flow'], (expected.flows as unknown[]).length, 'no flow is in both instances');
-      t.deepEqual(await pooled(c, ['m0', 'm1']), expected);
+      await convergedAsUnscaled(t, c, expected);
     } finally {
       await c.stop();
     }
@@ -281,13 +280,7 @@ test.serial('a move in 4 parts whose third part\'s hold lapses with no controlle
     t.is(s.phase, 'Failed');
     t.regex(s.error ?? '', /^rolled back \(part 3 of 4; the parts before it moved\): its hold at the switch lapsed/);
     t.deepEqual(second.router.bucketsOf('m1'), firstTwoParts);
-    const settled = await c.settle();
-    t.is(settled.processed, packets.length, 'every packet processed exactly once');
-    t.is(settled.dropped, 0);
-    const stats = await Promise.all(['m0', 'm1'].map((n) => c.session(n).stats()));
-    t.is(stats[0].packetsReordered + stats[1].packetsReordered, 0);
-    t.is(stats[0].entries['per-flow'] + stats[1].entries['per-flow'], (expected.flows as unknown[]).length, 'no flow is in both instances');
-    t.deepEqual(await pooled(c, ['m0', 'm1']), expected);
+    await convergedAsUnscaled(t, c, expected);
   } finally {
     await c.stop();
   }
