@@ -17,7 +17,7 @@ import { readCaptureFile } from '../../shims/flow/pcap.js';
 import { tracePath } from '../../shims/traffic/trace-dir.js';
 import { middleboxByType } from '../../shims/middleboxes/registry.js';
 import { BucketRouter } from '../routing/bucket-router.js';
-import { MbController } from './controller.js';
+import { MbController, type OperationOptions } from './controller.js';
 import { mergeOutputs } from './merged-outputs.js';
 import type { Guarantee, OperationStatus, Step } from './operation.js';
 
@@ -71,6 +71,46 @@ async function convergedAsUnscaled(t: ExecutionContext, c: LocalCluster, expecte
 
 const never = new Promise<void>(() => {});
 
+/**
+ * A first controller moves `half` m0 → m1, a third into the capture's replay, and stops (its
+ * sessions restarted, as a crash) at the first status a stop condition accepts: entering a
+ * journal step (the step then never runs), or in its progress. Resolves once the replay ended
+ * and the stop (and `after`) is done, with the journal left and a second controller that learned
+ * the routes.
+ */
+async function moveStoppedMidway(c: LocalCluster, options: OperationOptions, stop: { atStep?: (s: OperationStatus) => boolean; inProgress?: (s: OperationStatus) => boolean; after?: () => Promise<unknown> }):
+  Promise<{ journal: OperationStatus; second: ReturnType<typeof controllerOf> }> {
+  const first = controllerOf(c);
+  first.router.owner.fill('m0');
+  await first.router.apply();
+  let journal: OperationStatus | null = null;
+  let stopped: Promise<unknown> | null = null;
+  const stopAt = (s: OperationStatus) => {
+    journal = structuredClone(s);
+    stopped = c.restartController().then(stop.after);
+  };
+  let moving = false;
+  await c.replay(packets, { kind: 'rate', pps: 8000 }, (sent) => {
+    if (moving || sent < packets.length / 3) return;
+    moving = true;
+    void first.mbc.move('m0', 'm1', first.router.bucketFilter(half), ['per-flow'], {
+      ...options,
+      journal: async (s) => {
+        if (stop.atStep?.(s) && !journal) {
+          stopAt(s);
+          await never;
+        }
+      },
+      onProgress: (s) => { if (stop.inProgress?.(s) && !journal) stopAt(s); },
+    });
+  });
+  while (!stopped) await sleep(5);
+  await stopped;
+  const second = controllerOf(c);
+  await second.router.learn();
+  return { journal: journal!, second };
+}
+
 /** Where the first controller stops: entering a step of the journal, or once some puts were acknowledged. */
 type CrashPoint = Step | 'between-puts';
 
@@ -80,37 +120,15 @@ for (const guarantee of ['loss-free', 'order-preserving'] as Guarantee[]) {
       const expected = await unscaled();
       const c = await cluster(2);
       try {
-        const first = controllerOf(c);
-        first.router.owner.fill('m0');
-        await first.router.apply();
-        let journal: OperationStatus | null = null;
-        let stopped: Promise<void> | null = null;
-        const stop = (s: OperationStatus) => {
-          journal = structuredClone(s);
-          stopped = c.restartController();
-        };
-        let moving = false;
-        await c.replay(packets, { kind: 'rate', pps: 8000 }, (sent) => {
-          if (moving || sent < packets.length / 3) return;
-          moving = true;
-          void first.mbc.move('m0', 'm1', first.router.bucketFilter(half), ['per-flow'], {
-            guarantee,
-            // The puts wait for their batches, so a stop between them leaves some taken and some not.
-            optimizations: { parallelPuts: false },
-            journal: async (s) => {
-              if (at !== 'between-puts' && s.step === at && !journal) {
-                stop(s);
-                await never;
-              }
-            },
-            onProgress: (s) => { if (at === 'between-puts' && s.step === 'copy' && s.flows > 0 && !journal) stop(s); },
-          });
+        const { journal, second } = await moveStoppedMidway(c, {
+          guarantee,
+          // The puts wait for their batches, so a stop between them leaves some taken and some not.
+          optimizations: { parallelPuts: false },
+        }, {
+          atStep: (s) => at !== 'between-puts' && s.step === at,
+          inProgress: (s) => at === 'between-puts' && s.step === 'copy' && s.flows > 0,
         });
-        while (!stopped) await sleep(5);
-        await stopped;
-        const second = controllerOf(c);
-        await second.router.learn();
-        const s = await second.mbc.resume(journal!, {});
+        const s = await second.mbc.resume(journal, {});
         t.is(s.phase, 'Succeeded', s.error);
         t.true(s.resumed);
         t.deepEqual(second.router.bucketsOf('m1'), half);
@@ -164,32 +182,9 @@ test.serial('a hold whose controller never comes back lapses: its packets go on 
   const expected = await unscaled();
   const c = await cluster(2);
   try {
-    const first = controllerOf(c);
-    first.router.owner.fill('m0');
-    await first.router.apply();
-    let journal: OperationStatus | null = null;
-    let moving = false;
-    let lapsed: Promise<void> | null = null;
-    await c.replay(packets, { kind: 'rate', pps: 8000 }, (sent) => {
-      if (moving || sent < packets.length / 3) return;
-      moving = true;
-      void first.mbc.move('m0', 'm1', first.router.bucketFilter(half), ['per-flow'], {
-        guarantee: 'order-preserving', leaseMs: 300,
-        journal: async (s) => {
-          if (s.step === 'route' && !journal) {
-            journal = structuredClone(s);
-            // No controller renews the hold from here; the replay goes on meanwhile.
-            lapsed = c.restartController().then(() => sleep(600));
-            await never;
-          }
-        },
-      });
-    });
-    while (!lapsed) await sleep(5);
-    await lapsed;
-    const second = controllerOf(c);
-    await second.router.learn();
-    const s = await second.mbc.resume(journal!, {});
+    // No controller renews the hold once stopped; the replay goes on meanwhile.
+    const { journal, second } = await moveStoppedMidway(c, { guarantee: 'order-preserving', leaseMs: 300 }, { atStep: (s) => s.step === 'route', after: () => sleep(600) });
+    const s = await second.mbc.resume(journal, {});
     t.is(s.phase, 'Failed');
     t.regex(s.error ?? '', /^rolled back: its hold at the switch lapsed/);
     t.deepEqual(second.router.bucketsOf('m0').length, BUCKETS, 'every bucket still routes to the source');
@@ -212,32 +207,9 @@ for (const at of ['hold', 'copy', 'route', 'delete'] as Step[]) {
     const expected = await unscaled();
     const c = await cluster(2);
     try {
-      const first = controllerOf(c);
-      first.router.owner.fill('m0');
-      await first.router.apply();
-      let journal: OperationStatus | null = null;
-      let stopped: Promise<void> | null = null;
-      let moving = false;
-      await c.replay(packets, { kind: 'rate', pps: 8000 }, (sent) => {
-        if (moving || sent < packets.length / 3) return;
-        moving = true;
-        void first.mbc.move('m0', 'm1', first.router.bucketFilter(half), ['per-flow'], {
-          guarantee: 'loss-free', parts: 4,
-          journal: async (s) => {
-            if (s.part === 2 && s.step === at && !journal) {
-              journal = structuredClone(s);
-              stopped = c.restartController();
-              await never;
-            }
-          },
-        });
-      });
-      while (!stopped) await sleep(5);
-      await stopped;
-      const second = controllerOf(c);
-      await second.router.learn();
+      const { journal, second } = await moveStoppedMidway(c, { guarantee: 'loss-free', parts: 4 }, { atStep: (s) => s.part === 2 && s.step === at });
       t.deepEqual(second.router.bucketsOf('m1'), at === 'delete' ? half.slice(0, 6) : firstTwoParts, 'the parts before the stop had moved');
-      const s = await second.mbc.resume(journal!, {});
+      const s = await second.mbc.resume(journal, {});
       t.is(s.phase, 'Succeeded', s.error);
       t.is(s.part, 3);
       t.deepEqual(second.router.bucketsOf('m1'), half);
@@ -252,31 +224,9 @@ test.serial('a move in 4 parts whose third part\'s hold lapses with no controlle
   const expected = await unscaled();
   const c = await cluster(2);
   try {
-    const first = controllerOf(c);
-    first.router.owner.fill('m0');
-    await first.router.apply();
-    let journal: OperationStatus | null = null;
-    let lapsed: Promise<void> | null = null;
-    let moving = false;
-    await c.replay(packets, { kind: 'rate', pps: 8000 }, (sent) => {
-      if (moving || sent < packets.length / 3) return;
-      moving = true;
-      void first.mbc.move('m0', 'm1', first.router.bucketFilter(half), ['per-flow'], {
-        guarantee: 'order-preserving', leaseMs: 300, parts: 4,
-        journal: async (s) => {
-          if (s.part === 2 && s.step === 'route' && !journal) {
-            journal = structuredClone(s);
-            lapsed = c.restartController().then(() => sleep(600));
-            await never;
-          }
-        },
-      });
-    });
-    while (!lapsed) await sleep(5);
-    await lapsed;
-    const second = controllerOf(c);
-    await second.router.learn();
-    const s = await second.mbc.resume(journal!, {});
+    const { journal, second } = await moveStoppedMidway(c, { guarantee: 'order-preserving', leaseMs: 300, parts: 4 },
+      { atStep: (s) => s.part === 2 && s.step === 'route', after: () => sleep(600) });
+    const s = await second.mbc.resume(journal, {});
     t.is(s.phase, 'Failed');
     t.regex(s.error ?? '', /^rolled back \(part 3 of 4; the parts before it moved\): its hold at the switch lapsed/);
     t.deepEqual(second.router.bucketsOf('m1'), firstTwoParts);
