@@ -79,8 +79,8 @@ export class MbController {
     // So a failure can say how many flows the source held, and the move be cut in parts by them.
     const held = (await this.session(src).stats()).entries['per-flow'];
     const status = newOperationStatus('move', [src], dst, filter, scopes, o.guarantee ?? 'loss-free');
-    const of = filter.buckets ? filter.buckets.of : 1;
-    const parts = status.guarantee === 'none' ? 1 : o.parts ?? moveParts(filter, scopes, (held * (filter.buckets?.ids.length ?? of)) / of);
+    const share = filter.buckets ? filter.buckets.ids.length / filter.buckets.of : 1;
+    const parts = status.guarantee === 'none' ? 1 : o.parts ?? moveParts(filter, scopes, held * share);
     if (parts > 1) Object.assign(status, { parts, part: 0 });
     return this.execute(this.operation(status, [this.session(src)], this.session(dst), o));
   }

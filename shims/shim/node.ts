@@ -43,8 +43,6 @@ export interface MiddleboxNode {
   readonly mb: MiddleboxInstance;
   readonly controllerLink: Link;
   readonly dataLink: Link;
-  /** Where peers reach this instance's peer listener, when it has one. */
-  readonly peerAddress?: string;
   stop(): void;
 }
 
@@ -111,7 +109,7 @@ export async function startMiddleboxNode(o: MiddleboxNodeOptions): Promise<Middl
     });
   }, { tls: o.tls });
   return {
-    mb, controllerLink, dataLink, ...(peerAddress ? { peerAddress } : {}),
+    mb, controllerLink, dataLink,
     stop: () => { controllerLink.stop(); dataLink.stop(); links.close(); peerServer?.close(); },
   };
 }

@@ -32,13 +32,18 @@ export async function exportBatches(mb: MiddleboxInstance, scope: Scope, filter:
   return { count, bytes };
 }
 
+/** A state error's own cause (malformed, unknown-key); anything else is internal. */
+function errorReply(id: number, e: unknown): Record<string, unknown> {
+  return { type: 'error', id, cause: e instanceof StateError ? e.code : 'internal', message: (e as Error).message };
+}
+
 /** Serves a get over `peer`: state frames, then get-ack with the count and bytes. */
 export async function serveGet(mb: MiddleboxInstance, peer: Peer, req: { id: number; scope: Scope; filter: FlowFilter }): Promise<void> {
   try {
     const sent = await exportBatches(mb, req.scope, req.filter, peer, (batch) => peer.sendParts(stateFrame('state', req.id, batch)));
     peer.send({ type: 'get-ack', id: req.id, ...sent });
   } catch (e) {
-    peer.send({ type: 'error', id: req.id, cause: e instanceof StateError ? e.code : 'internal', message: (e as Error).message });
+    peer.send(errorReply(req.id, e));
   }
 }
 
@@ -58,6 +63,6 @@ export function servePutFrame(mb: MiddleboxInstance, peer: Peer, payload: Buffer
   try {
     peer.send({ type: 'put-ack', id: frame.id, ...mb.importState(frame, frame.op) });
   } catch (e) {
-    peer.send({ type: 'error', id: frame.id, cause: e instanceof StateError ? e.code : 'internal', message: (e as Error).message });
+    peer.send(errorReply(frame.id, e));
   }
 }
